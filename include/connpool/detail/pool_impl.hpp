@@ -1,0 +1,1069 @@
+// Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef CONNPOOL_DETAIL_POOL_IMPL_HPP
+#define CONNPOOL_DETAIL_POOL_IMPL_HPP
+
+// The pool's engine. Three parts meet here:
+//  * the idle stack (lock-free, idle_stack.hpp): the fast path of acquire and return;
+//  * the waiter queue and the sizing counters, under one mutex: the slow path;
+//  * the pool's strand: every call into the factory and every timer.
+// The decisions (how many connects, backoff, lifetime, reaping) come from core.hpp.
+//
+// The race that matters is a connection being offered (make_available) while an acquirer starts to
+// wait (enqueue). Both sides store, then load the other side's flag, with seq_cst (Dekker):
+//   offer:   push the slot on the idle stack;          then load waiters_count_
+//   enqueue: waiters_count_ += 1 (under the mutex);    then pop the idle stack
+// In the single total order of these four operations one side comes second and sees the other:
+// either the offerer sees a waiter and hands a connection over under the mutex, or the waiter
+// pops the connection and hands it to the oldest waiter. So no waiter sleeps while a connection
+// sits idle. The same pattern guards close() (closed_ vs push) and clear() (generation_ vs push).
+
+#include <connpool/detail/core.hpp>
+#include <connpool/detail/idle_stack.hpp>
+#include <connpool/detail/slot.hpp>
+#include <connpool/detail/waiter_queue.hpp>
+#include <connpool/error.hpp>
+#include <connpool/factory.hpp>
+#include <connpool/pool_options.hpp>
+#include <connpool/pooled.hpp>
+#include <connpool/stats.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <semaphore>
+#include <utility>
+#include <vector>
+
+namespace connpool::detail {
+
+enum class destroy_cause : std::uint8_t { idle, lifetime, broken, cleared, closed, count_ };
+
+// Monotonic counters. Relaxed: each is a statistic on its own, read by stats() only.
+struct pool_counters {
+    std::atomic<std::uint64_t> acquired{0}, waited{0}, timeouts{0}, cancelled{0}, exhausted{0},
+        created{0}, connect_failures{0}, leaks{0}, wait_ns{0};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(destroy_cause::count_)>
+        destroyed{};
+
+    static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept
+    {
+        c.fetch_add(n, std::memory_order_relaxed);
+    }
+    static std::uint64_t read(const std::atomic<std::uint64_t>& c) noexcept
+    {
+        return c.load(std::memory_order_relaxed);
+    }
+};
+
+template <class Connection, class Factory, class Clock>
+class pool_impl final : public lease_owner<Connection>,
+                        public std::enable_shared_from_this<pool_impl<Connection, Factory, Clock>> {
+public:
+    using slot_type = slot<Connection>;
+    using waiter_type = waiter<Connection>;
+    using handle_type = pooled<Connection>;
+    using time_point = typename Clock::time_point;
+    using duration = typename Clock::duration;
+    using executor_type = boost::asio::any_io_executor;
+    using strand_type = boost::asio::strand<executor_type>;
+    using timer_type =
+        boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, strand_type>;
+
+    static constexpr bool has_ping = factory_has_async_ping<Factory, Connection>;
+    static constexpr bool has_reset = factory_has_async_reset<Factory, Connection>;
+    static constexpr bool has_is_healthy = factory_has_is_healthy<Factory, Connection>;
+
+    // Use create(): the pool must be owned by a shared_ptr with on_owners_gone as its deleter.
+    pool_impl(executor_type ex, Factory factory, const pool_options& opts)
+        : opts_(opts), factory_(std::move(factory)), ex_(std::move(ex)),
+          strand_(boost::asio::make_strand(ex_)),
+          slots_(std::make_unique<slot_type[]>(opts.max_size)),
+          idle_(static_cast<std::uint32_t>(opts.max_size)), limiter_(opts),
+          housekeeping_timer_(strand_), retry_timer_(strand_)
+    {
+        for (std::size_t i = 0; i < opts.max_size; ++i) {
+            slots_[i].index = static_cast<std::uint32_t>(i);
+            slots_[i].next_free =
+                i + 1 < opts.max_size ? static_cast<std::uint32_t>(i + 1) : nil_index;
+        }
+        free_head_ = opts.max_size ? 0 : nil_index;
+        scratch_.reserve(opts.max_size);
+        // Which threads may not block in acquire(): those running the pool's execution context,
+        // when it is an io_context or a thread_pool, directly or through a strand.
+        ioc_ = context_of<boost::asio::io_context>(ex_);
+        thread_pool_ = context_of<boost::asio::thread_pool>(ex_);
+    }
+
+    static std::shared_ptr<pool_impl> create(executor_type ex, Factory factory,
+                                             const pool_options& opts)
+    {
+        std::shared_ptr<pool_impl> p(new pool_impl(std::move(ex), std::move(factory), opts),
+                                     [](pool_impl* self) { self->on_owners_gone(); });
+        p->start();
+        return p;
+    }
+
+    executor_type get_executor() const noexcept { return ex_; }
+    const pool_options& options() const noexcept { return opts_; }
+
+    // ------------------------------------------------------------------------------ acquiring
+
+    // The fast path: an idle connection, ready to lend, and no waiter to overtake.
+    slot_type* try_take(time_point now) noexcept
+    {
+        // Acquire: pairs with enqueue's increment. A waiter that enqueues just after this load
+        // raced with us; either order is a valid arrival order.
+        if (waiters_count_.load(std::memory_order_acquire) != 0 ||
+            closed_.load(std::memory_order_acquire))
+            return nullptr;
+        slot_type* s = pop_ready(now);
+        if (s)
+            lend(*s, now);
+        return s;
+    }
+
+    std::optional<handle_type> try_acquire() noexcept
+    {
+        if (slot_type* s = try_take(Clock::now()))
+            return lease_factory::make<Connection>(this, s);
+        return std::nullopt;
+    }
+
+    handle_type acquire(std::chrono::milliseconds timeout, error_code& ec)
+    {
+        ec = {};
+        // A thread that runs the pool's executor would wait for work only it can do.
+        if ((ioc_ && ioc_->get_executor().running_in_this_thread()) ||
+            (thread_pool_ && thread_pool_->get_executor().running_in_this_thread())) {
+            ec = errc::would_deadlock;
+            return {};
+        }
+        if (closed_.load(std::memory_order_acquire)) {
+            ec = errc::pool_closed;
+            return {};
+        }
+        const time_point now = Clock::now();
+        if (slot_type* s = try_take(now))
+            return lease_factory::make<Connection>(this, s);
+
+        sync_waiter w;
+        if (enqueue(w, now)) {
+            serve_from_idle(now);
+            bool done = timeout >= std::chrono::hours(24 * 365)
+                            ? (w.ready.acquire(), true)
+                            : w.ready.try_acquire_for(std::max(timeout, std::chrono::milliseconds::zero()));
+            if (!done) {
+                std::unique_lock lk(mtx_);
+                if (w.linked) {
+                    expire_locked(w);
+                    lk.unlock();
+                } else {
+                    // Claimed by someone else at the deadline: its notify is on the way.
+                    lk.unlock();
+                    w.ready.acquire();
+                }
+            }
+        }
+        ec = w.result_ec;
+        return w.result_slot ? lease_factory::make<Connection>(this, w.result_slot) : handle_type{};
+    }
+
+    template <class Handler>
+    void start_async_acquire(Handler&& handler, std::chrono::milliseconds timeout)
+    {
+        using decayed = std::decay_t<Handler>;
+        auto ex = boost::asio::get_associated_executor(handler, ex_);
+        if (closed_.load(std::memory_order_acquire))
+            return post_result(ex, std::forward<Handler>(handler), errc::pool_closed, {});
+        const time_point now = Clock::now();
+        if (slot_type* s = try_take(now))
+            return post_result(ex, std::forward<Handler>(handler), {},
+                               lease_factory::make<Connection>(this, s));
+        acquire_op<decayed>::start(this->shared_from_this(), std::forward<Handler>(handler),
+                                   timeout, now);
+    }
+
+    // ------------------------------------------------------------------------------ returning
+
+    void return_slot(slot_type& s, bool broken) noexcept override
+    {
+        const time_point now = Clock::now();
+        if (broken)
+            return discard(s, destroy_cause::broken);
+        if (auto cause = unusable(s, now))
+            return discard(s, *cause);
+        s.last_used.store(ticks(now), std::memory_order_relaxed);
+        if constexpr (has_reset)
+            start_maintenance(s, &pool_impl::run_reset);
+        else
+            make_available(s);
+    }
+
+    // ------------------------------------------------------------------------------ lifecycle
+
+    void clear() noexcept
+    {
+        // seq_cst: a slot pushed after take_all below carries the old generation only if its
+        // offerer read the generation before this bump; pop_ready checks it again (unusable()).
+        generation_.fetch_add(1, std::memory_order_seq_cst);
+        drain_idle();
+    }
+
+    void close() noexcept
+    {
+        // seq_cst: pairs with make_available's "push, then load closed_" (see file comment).
+        if (closed_.exchange(true, std::memory_order_seq_cst))
+            return finish_close_if_done();
+        waiter_queue<Connection> failed;
+        {
+            std::lock_guard lk(mtx_);
+            while (waiter_type* w = waiters_.pop_front()) {
+                waiters_count_.fetch_sub(1, std::memory_order_relaxed);
+                w->result_ec = errc::pool_closed;
+                failed.push_back(*w);
+            }
+        }
+        while (waiter_type* w = failed.pop_front())
+            w->notify(w);
+        drain_idle();
+        if (auto self = this->weak_from_this().lock()) {
+            boost::asio::post(strand_, [self] {
+                self->housekeeping_timer_.cancel();
+                self->retry_timer_.cancel();
+                for (bounded_call* c = self->inflight_; c; c = c->next)
+                    c->signal.emit(boost::asio::cancellation_type::terminal);
+            });
+        }
+        finish_close_if_done();
+    }
+
+    template <class Handler>
+    void start_async_close(Handler&& handler)
+    {
+        {
+            std::lock_guard lk(mtx_);
+            close_handlers_.emplace_back(std::forward<Handler>(handler));
+        }
+        close();
+    }
+
+    pool_stats stats() const noexcept
+    {
+        pool_stats st;
+        for (std::size_t i = 0; i < opts_.max_size; ++i) {
+            switch (slots_[i].state.load(std::memory_order_relaxed)) {
+            case slot_state::free: continue;
+            case slot_state::connecting: ++st.pending; break;
+            case slot_state::idle: ++st.idle; break;
+            case slot_state::lent: ++st.in_use; break;
+            case slot_state::maintenance:
+            case slot_state::destroying: ++st.maintenance; break;
+            }
+            ++st.size;
+        }
+        using C = pool_counters;
+        st.waiters = waiters_count_.load(std::memory_order_relaxed);
+        st.acquired = C::read(counters_.acquired);
+        st.waited = C::read(counters_.waited);
+        st.timeouts = C::read(counters_.timeouts);
+        st.cancelled = C::read(counters_.cancelled);
+        st.exhausted = C::read(counters_.exhausted);
+        st.created = C::read(counters_.created);
+        st.connect_failures = C::read(counters_.connect_failures);
+        st.leaks_suspected = C::read(counters_.leaks);
+        st.destroyed_idle = destroyed(destroy_cause::idle);
+        st.destroyed_lifetime = destroyed(destroy_cause::lifetime);
+        st.destroyed_broken = destroyed(destroy_cause::broken);
+        st.destroyed_cleared = destroyed(destroy_cause::cleared);
+        st.destroyed_closed = destroyed(destroy_cause::closed);
+        st.total_wait_time = std::chrono::nanoseconds(C::read(counters_.wait_ns));
+        std::lock_guard lk(mtx_);
+        st.last_connect_error = last_connect_error_;
+        return st;
+    }
+
+private:
+    // ------------------------------------------------------------------------------ waiters
+
+    // A thread blocked in acquire().
+    struct sync_waiter : waiter_type {
+        sync_waiter() noexcept : waiter_type(&on_notify) {}
+        static void on_notify(waiter_type* w) noexcept { static_cast<sync_waiter*>(w)->ready.release(); }
+        std::binary_semaphore ready{0};
+    };
+
+    // An async_acquire that has to wait. Allocated with the handler's allocator. Whoever unlinks
+    // it from the queue posts on_claimed() to the handler's executor, which detaches the
+    // cancellation slot (only ever touched there) and cancels the deadline timer. The op completes
+    // when both on_claimed and the timer's handler have run (refs), so neither can outlive it.
+    template <class Handler>
+    struct acquire_op final : waiter_type {
+        using handler_executor = boost::asio::associated_executor_t<Handler, executor_type>;
+        using allocator_type = typename std::allocator_traits<
+            boost::asio::associated_allocator_t<Handler>>::template rebind_alloc<acquire_op>;
+
+        acquire_op(std::shared_ptr<pool_impl> p, Handler&& h, handler_executor e)
+            : waiter_type(&on_notify), pool(std::move(p)), handler(std::move(h)), ex(std::move(e))
+        {
+        }
+
+        static void start(std::shared_ptr<pool_impl> p, Handler&& h,
+                          std::chrono::milliseconds timeout, time_point now)
+        {
+            allocator_type alloc(boost::asio::get_associated_allocator(h));
+            auto ex = boost::asio::get_associated_executor(h, p->ex_);
+            acquire_op* op = std::allocator_traits<allocator_type>::allocate(alloc, 1);
+            std::allocator_traits<allocator_type>::construct(alloc, op, p, std::move(h),
+                                                             std::move(ex));
+            pool_impl& pl = *p;
+            // Arm the deadline and the cancellation slot before the op is visible to others:
+            // after enqueue, another thread may claim it and post on_claimed at once.
+            const bool timed = timeout < std::chrono::hours(24 * 365);
+            op->refs.store(timed ? 2 : 1, std::memory_order_relaxed);
+            if (timed) {
+                op->timer.emplace(pl.strand_);
+                op->timer->expires_at(now + std::chrono::duration_cast<duration>(
+                                                std::max(timeout, std::chrono::milliseconds{})));
+                op->timer->async_wait([op](error_code ec) {
+                    if (!ec)
+                        op->pool->expire(*op);
+                    op->release();
+                });
+            }
+            auto slot = boost::asio::get_associated_cancellation_slot(op->handler);
+            if (slot.is_connected())
+                slot.template emplace<cancel_handler>(op);
+            if (pl.enqueue(*op, now))
+                pl.serve_from_idle(now);
+            else
+                on_notify(op);  // refused (closed or too many waiters): result already set
+        }
+
+        struct cancel_handler {
+            acquire_op* op;
+            void operator()(boost::asio::cancellation_type type) const noexcept
+            {
+                using ct = boost::asio::cancellation_type;
+                if ((type & (ct::terminal | ct::partial | ct::total)) != ct::none)
+                    op->pool->cancel(*op);
+            }
+        };
+
+        static void on_notify(waiter_type* w) noexcept
+        {
+            auto* op = static_cast<acquire_op*>(w);
+            boost::asio::post(op->ex, [op] { op->on_claimed(); });
+        }
+
+        // On the handler's executor.
+        void on_claimed() noexcept
+        {
+            auto slot = boost::asio::get_associated_cancellation_slot(handler);
+            if (slot.is_connected())
+                slot.clear();
+            if (timer)
+                timer->cancel();
+            release();
+        }
+
+        void release() noexcept
+        {
+            // acq_rel: the last one to leave sees everything the other one wrote to the op.
+            if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+                complete();
+        }
+
+        void complete() noexcept
+        {
+            allocator_type alloc(boost::asio::get_associated_allocator(handler));
+            Handler h(std::move(handler));
+            handler_executor e(std::move(ex));
+            error_code ec = this->result_ec;
+            slot_type* s = this->result_slot;
+            auto p = std::move(pool);
+            std::allocator_traits<allocator_type>::destroy(alloc, this);
+            std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
+            handle_type lease = s ? lease_factory::make<Connection>(p.get(), s) : handle_type{};
+            p.reset();
+            boost::asio::dispatch(e, boost::asio::append(std::move(h), ec, std::move(lease)));
+        }
+
+        std::shared_ptr<pool_impl> pool;
+        Handler handler;
+        handler_executor ex;
+        std::optional<timer_type> timer;
+        std::atomic<int> refs{1};
+    };
+
+    template <class Executor, class Handler>
+    static void post_result(const Executor& ex, Handler&& handler, error_code ec, handle_type lease)
+    {
+        boost::asio::post(ex, boost::asio::append(std::forward<Handler>(handler), ec,
+                                                  std::move(lease)));
+    }
+
+    // Queues `w`, or refuses it (closed, or max_waiters reached: result set, not queued).
+    bool enqueue(waiter_type& w, time_point now)
+    {
+        w.enqueued_at = ticks(now);
+        std::uint32_t connects = nil_index;
+        {
+            std::lock_guard lk(mtx_);
+            if (closed_.load(std::memory_order_relaxed)) {
+                w.result_ec = errc::pool_closed;
+                return false;
+            }
+            if (waiters_.size() >= opts_.max_waiters) {
+                pool_counters::bump(counters_.exhausted);
+                w.result_ec = errc::pool_exhausted;
+                return false;
+            }
+            waiters_.push_back(w);
+            // seq_cst: acquire side of the no-lost-wake-up race (file comment): this increment
+            // precedes our pop in serve_from_idle, and pairs with make_available's load.
+            waiters_count_.fetch_add(1, std::memory_order_seq_cst);
+            connects = plan_connects_locked(now);
+        }
+        launch_connects(connects);
+        return true;
+    }
+
+    // After enqueueing: a connection that was pushed while we enqueued goes to the oldest waiter.
+    void serve_from_idle(time_point now) noexcept
+    {
+        if (slot_type* s = pop_ready(now))
+            make_available(*s);
+    }
+
+    // Under mtx_: the waiter's deadline passed.
+    void expire_locked(waiter_type& w) noexcept
+    {
+        waiters_.erase(w);
+        waiters_count_.fetch_sub(1, std::memory_order_relaxed);
+        pool_counters::bump(counters_.timeouts);
+        const error_code last = tracker_.last_failure();
+        w.result_ec = last ? last : make_error_code(errc::acquire_timeout);
+    }
+
+    void expire(waiter_type& w) noexcept
+    {
+        {
+            std::lock_guard lk(mtx_);
+            if (!w.linked)
+                return;
+            expire_locked(w);
+        }
+        w.notify(&w);
+    }
+
+    void cancel(waiter_type& w) noexcept
+    {
+        {
+            std::lock_guard lk(mtx_);
+            if (!w.linked)
+                return;  // already claimed: it completes with what it was given
+            waiters_.erase(w);
+            waiters_count_.fetch_sub(1, std::memory_order_relaxed);
+            pool_counters::bump(counters_.cancelled);
+            w.result_ec = boost::asio::error::operation_aborted;
+        }
+        w.notify(&w);
+    }
+
+    // ------------------------------------------------------------------------------ the idle set
+
+    void lend(slot_type& s, time_point now) noexcept
+    {
+        s.set(slot_state::lent);
+        s.lent_at.store(ticks(now), std::memory_order_relaxed);
+        pool_counters::bump(counters_.acquired);
+    }
+
+    // Why a connection may not be lent or kept, if it may not.
+    std::optional<destroy_cause> unusable(slot_type& s, time_point now) noexcept
+    {
+        if (closed_.load(std::memory_order_acquire))
+            return destroy_cause::closed;
+        if (s.generation != generation_.load(std::memory_order_acquire))
+            return destroy_cause::cleared;
+        if (now >= from_ticks(s.expiry)) {
+            std::lock_guard lk(mtx_);
+            if (limiter_.may_retire(now, from_ticks(s.created), from_ticks(s.expiry)))
+                return destroy_cause::lifetime;
+        }
+        if constexpr (has_is_healthy) {
+            bool healthy = false;
+            try {
+                healthy = static_cast<bool>(factory_.is_healthy(std::as_const(*s.conn)));
+            } catch (...) {
+            }
+            if (!healthy)
+                return destroy_cause::broken;
+        }
+        return std::nullopt;
+    }
+
+    // Pops until a connection that can be lent now is found. Connections due for validation go
+    // to be pinged (they come back through make_available); unusable ones are destroyed.
+    // Never called with mtx_ held.
+    slot_type* pop_ready(time_point now) noexcept
+    {
+        for (;;) {
+            const std::uint32_t idx = idle_.pop();
+            if (idx == nil_index)
+                return nullptr;
+            slot_type& s = slots_[idx];
+            if (auto cause = unusable(s, now)) {
+                discard(s, *cause);
+                continue;
+            }
+            if constexpr (has_ping) {
+                if (needs_validation<Clock>(opts_, now, last_used(s))) {
+                    start_maintenance(s, &pool_impl::run_ping);
+                    continue;
+                }
+            }
+            return &s;
+        }
+    }
+
+    // Offers a ready connection: to the oldest waiter if there is one, else to the idle stack.
+    // Never called with mtx_ held.
+    void make_available(slot_type& first) noexcept
+    {
+        slot_type* s = &first;
+        while (s) {
+            // seq_cst: see the next comment; a zero here is re-checked after the push.
+            if (waiters_count_.load(std::memory_order_seq_cst) != 0) {
+                std::unique_lock lk(mtx_);
+                if (waiter_type* w = waiters_.pop_front()) {
+                    waiters_count_.fetch_sub(1, std::memory_order_relaxed);
+                    hand_over_locked(*s, *w);
+                    lk.unlock();
+                    w->notify(w);
+                    return;
+                }
+            }
+            s->set(slot_state::idle);
+            idle_.push(s->index);  // seq_cst inside: release side of the no-lost-wake-up race
+            // [no lost wake-up] We pushed, then load the counter; enqueue increments it, then
+            // pops. If a waiter came in between, one of us sees the other: here we take a
+            // connection back (maybe another one: LIFO) and hand it over on the next turn.
+            if (closed_.load(std::memory_order_seq_cst)) {
+                drain_idle();  // close() may have drained before our push
+                return;
+            }
+            if (waiters_count_.load(std::memory_order_seq_cst) == 0)
+                return;
+            s = pop_ready(Clock::now());
+        }
+    }
+
+    void hand_over_locked(slot_type& s, waiter_type& w) noexcept
+    {
+        const time_point now = Clock::now();
+        w.result_slot = &s;
+        lend(s, now);
+        pool_counters::bump(counters_.waited);
+        const auto waited = now - from_ticks(w.enqueued_at);
+        pool_counters::bump(counters_.wait_ns,
+                            static_cast<std::uint64_t>(std::max<std::int64_t>(
+                                0, std::chrono::duration_cast<std::chrono::nanoseconds>(waited)
+                                       .count())));
+    }
+
+    // Takes the whole idle stack: destroys what is unusable (closed, cleared), offers the rest
+    // again (bottom first, so that the order is kept).
+    void drain_idle() noexcept
+    {
+        std::uint32_t idx = idle_.take_all();
+        if (idx == nil_index)
+            return;
+        std::vector<slot_type*> keep;
+        while (idx != nil_index) {
+            slot_type& s = slots_[idx];
+            idx = idle_.next(idx);
+            if (closed_.load(std::memory_order_acquire))
+                discard(s, destroy_cause::closed);
+            else if (s.generation != generation_.load(std::memory_order_acquire))
+                discard(s, destroy_cause::cleared);
+            else
+                keep.push_back(&s);
+        }
+        for (auto it = keep.rbegin(); it != keep.rend(); ++it)
+            make_available(**it);
+    }
+
+    // ------------------------------------------------------------------------------ slots
+
+    void discard(slot_type& s, destroy_cause cause) noexcept
+    {
+        s.set(slot_state::destroying);
+        pool_counters::bump(counters_.destroyed[static_cast<std::size_t>(cause)]);
+        s.conn.reset();  // the connection's destructor; it counts in size() until it returns
+        free_slot(s);
+    }
+
+    // The slot's connection is gone: count it out, replace it if needed. May delete the pool
+    // when it is orphaned (see on_owners_gone): nothing may touch `this` after this call.
+    void free_slot(slot_type& s) noexcept
+    {
+        std::uint32_t connects = nil_index;
+        bool finish = false, orphan_done = false;
+        {
+            std::lock_guard lk(mtx_);
+            s.set(slot_state::free);
+            s.next_free = free_head_;
+            free_head_ = s.index;
+            --size_;
+            connects = plan_connects_locked(Clock::now());
+            finish = size_ == 0 && closed_.load(std::memory_order_relaxed);
+            orphan_done = orphaned_ && size_ == 0;
+        }
+        launch_connects(connects);
+        if (finish)
+            finish_close_if_done();
+        if (orphan_done)
+            delete this;
+    }
+
+    // ------------------------------------------------------------------------------ connecting
+
+    // Under mtx_: reserves slots for the connects the sizing decision wants now, and arranges a
+    // retry when a backoff holds them back. Returns a chain of slots (next_free) to launch.
+    std::uint32_t plan_connects_locked(time_point now) noexcept
+    {
+        sizing_state st{size_, connecting_, in_transit_, waiters_.size(),
+                        closed_.load(std::memory_order_relaxed), tracker_.backing_off(now)};
+        std::size_t n = connects_to_start(opts_, st);
+        if (n == 0 && st.backing_off) {
+            st.backing_off = false;
+            if (connects_to_start(opts_, st) != 0)
+                request_retry_locked();
+        }
+        std::uint32_t chain = nil_index;
+        for (; n > 0 && free_head_ != nil_index; --n) {
+            slot_type& s = slots_[free_head_];
+            free_head_ = s.next_free;
+            ++size_;
+            ++connecting_;
+            s.set(slot_state::connecting);
+            s.generation = generation_.load(std::memory_order_relaxed);
+            s.next_free = chain;
+            chain = s.index;
+        }
+        return chain;
+    }
+
+    void launch_connects(std::uint32_t chain) noexcept
+    {
+        if (chain == nil_index)
+            return;
+        auto self = this->shared_from_this();
+        boost::asio::post(strand_, [self, chain] {
+            for (std::uint32_t i = chain; i != nil_index;) {
+                slot_type& s = self->slots_[i];
+                i = s.next_free;
+                self->run_connect(s);
+            }
+        });
+    }
+
+    void request_retry_locked() noexcept
+    {
+        if (retry_requested_)
+            return;
+        retry_requested_ = true;
+        const time_point at = tracker_.retry_at();
+        if (auto self = this->weak_from_this().lock()) {
+            boost::asio::post(strand_, [self, at] {
+                self->retry_timer_.expires_at(at);
+                self->retry_timer_.async_wait([self](error_code ec) {
+                    std::uint32_t connects = nil_index;
+                    {
+                        std::lock_guard lk(self->mtx_);
+                        self->retry_requested_ = false;
+                        if (!ec)
+                            connects = self->plan_connects_locked(Clock::now());
+                    }
+                    self->launch_connects(connects);
+                });
+            });
+        }
+    }
+
+    // A factory call on the strand, bounded by connect_timeout and cancellable by close().
+    struct bounded_call {
+        explicit bounded_call(const strand_type& s) : timer(s) {}
+        timer_type timer;
+        boost::asio::cancellation_signal signal;
+        bool timed_out = false;
+        bounded_call* prev = nullptr;
+        bounded_call* next = nullptr;
+    };
+
+    // On the strand. start(handler) initiates the factory operation; done(ec, args...) runs on
+    // the strand when it completes (ec is connect_timeout if the deadline passed first);
+    // on_timeout() runs when the deadline passes.
+    template <class Start, class Done, class OnTimeout>
+    void call_bounded(Start start, Done done, OnTimeout on_timeout)
+    {
+        auto call = std::make_shared<bounded_call>(strand_);
+        link_inflight(*call);
+        call->timer.expires_after(std::chrono::duration_cast<duration>(opts_.connect_timeout));
+        call->timer.async_wait([call, on_timeout](error_code ec) mutable {
+            if (ec)
+                return;
+            call->timed_out = true;
+            on_timeout();
+            call->signal.emit(boost::asio::cancellation_type::terminal);
+        });
+        auto self = this->shared_from_this();
+        start(boost::asio::bind_cancellation_slot(
+            call->signal.slot(),
+            boost::asio::bind_executor(
+                strand_, [self, call, done = std::move(done)](error_code ec, auto&&... args) mutable {
+                    call->timer.cancel();
+                    self->unlink_inflight(*call);
+                    if (call->timed_out)
+                        ec = errc::connect_timeout;
+                    done(ec, std::forward<decltype(args)>(args)...);
+                })));
+    }
+
+    void link_inflight(bounded_call& c) noexcept
+    {
+        c.next = inflight_;
+        if (inflight_)
+            inflight_->prev = &c;
+        inflight_ = &c;
+    }
+
+    void unlink_inflight(bounded_call& c) noexcept
+    {
+        (c.prev ? c.prev->next : inflight_) = c.next;
+        if (c.next)
+            c.next->prev = c.prev;
+        c.prev = c.next = nullptr;
+    }
+
+    // On the strand.
+    void run_connect(slot_type& s)
+    {
+        auto self = this->shared_from_this();
+        call_bounded(
+            [this](auto handler) { factory_.async_connect(std::move(handler)); },
+            [self, &s](error_code ec, Connection conn) { self->on_connected(s, ec, std::move(conn)); },
+            [self] { self->record_connect_failure(errc::connect_timeout); });
+    }
+
+    void record_connect_failure(error_code ec) noexcept
+    {
+        pool_counters::bump(counters_.connect_failures);
+        std::lock_guard lk(mtx_);
+        tracker_.on_failure(opts_, ec, Clock::now(), jitter_());
+        last_connect_error_ = ec;
+    }
+
+    // On the strand.
+    void on_connected(slot_type& s, error_code ec, Connection&& conn)
+    {
+        const time_point now = Clock::now();
+        if (ec) {
+            if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
+                record_connect_failure(ec);
+            {
+                std::lock_guard lk(mtx_);
+                --connecting_;
+            }
+            return free_slot(s);
+        }
+        const bool stale = closed_.load(std::memory_order_acquire) ||
+                           s.generation != generation_.load(std::memory_order_acquire);
+        double draw = 0;
+        {
+            std::lock_guard lk(mtx_);
+            --connecting_;
+            if (!stale) {
+                tracker_.on_success();
+                last_connect_error_ = {};
+                draw = jitter_();
+            }
+        }
+        if (stale) {
+            // Opened for a pool that has since been closed or cleared: never lent.
+            s.conn.emplace(std::move(conn));
+            return discard(s, closed_.load(std::memory_order_acquire) ? destroy_cause::closed
+                                                                       : destroy_cause::cleared);
+        }
+        pool_counters::bump(counters_.created);
+        s.conn.emplace(std::move(conn));
+        s.created = ticks(now);
+        s.expiry = ticks(expiry_of<Clock>(opts_, now, draw));
+        s.last_used.store(ticks(now), std::memory_order_relaxed);
+        make_available(s);
+    }
+
+    // ------------------------------------------------------------------------------ maintenance
+
+    // Takes `s` out of circulation for a ping or a reset (run on the strand); it comes back
+    // through offer(), or is destroyed if the call fails.
+    void start_maintenance(slot_type& s, void (pool_impl::*run)(slot_type&)) noexcept
+    {
+        auto self = this->weak_from_this().lock();
+        if (!self)  // orphaned: the pool is closed and nobody will run the strand for it
+            return discard(s, destroy_cause::closed);
+        s.set(slot_state::maintenance);
+        {
+            std::lock_guard lk(mtx_);
+            ++in_transit_;
+        }
+        boost::asio::post(strand_, [self, &s, run] { ((*self).*run)(s); });
+    }
+
+    void run_ping(slot_type& s)
+    {
+        if constexpr (has_ping) {
+            auto self = this->shared_from_this();
+            call_bounded(
+                [this, &s](auto handler) { factory_.async_ping(*s.conn, std::move(handler)); },
+                [self, &s](error_code ec) { self->end_maintenance(s, ec); }, [] {});
+        }
+    }
+
+    void run_reset(slot_type& s)
+    {
+        if constexpr (has_reset) {
+            auto self = this->shared_from_this();
+            call_bounded(
+                [this, &s](auto handler) { factory_.async_reset(*s.conn, std::move(handler)); },
+                [self, &s](error_code ec) { self->end_maintenance(s, ec); }, [] {});
+        }
+    }
+
+    void end_maintenance(slot_type& s, error_code ec) noexcept
+    {
+        {
+            std::lock_guard lk(mtx_);
+            --in_transit_;
+        }
+        if (ec)
+            return discard(s, destroy_cause::broken);
+        const time_point now = Clock::now();
+        if (auto cause = unusable(s, now))
+            return discard(s, *cause);
+        s.last_used.store(ticks(now), std::memory_order_relaxed);
+        make_available(s);
+    }
+
+    // ------------------------------------------------------------------------------ housekeeping
+
+    void start()
+    {
+        std::uint32_t connects;
+        {
+            std::lock_guard lk(mtx_);
+            connects = plan_connects_locked(Clock::now());  // pre-warm min_size
+        }
+        launch_connects(connects);
+        auto self = this->shared_from_this();
+        boost::asio::post(strand_, [self] { self->arm_housekeeping(); });
+    }
+
+    void arm_housekeeping()
+    {
+        if (closed_.load(std::memory_order_acquire))
+            return;
+        housekeeping_timer_.expires_after(
+            std::chrono::duration_cast<duration>(housekeeping_period(opts_)));
+        housekeeping_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+            if (ec || self->closed_.load(std::memory_order_acquire))
+                return;
+            self->housekeep();
+            self->arm_housekeeping();
+        });
+    }
+
+    // On the strand: reaping, retirement, keepalive, leak detection, min_size upkeep.
+    void housekeep()
+    {
+        const time_point now = Clock::now();
+        bool idle_work = false;
+        for (std::size_t i = 0; i < opts_.max_size; ++i) {
+            slot_type& s = slots_[i];
+            const slot_state st = s.state.load(std::memory_order_relaxed);
+            if (st == slot_state::idle) {
+                const time_point used = last_used(s);
+                idle_work = idle_work || idle_expired<Clock>(opts_, now, used) ||
+                            now >= from_ticks(s.expiry) ||
+                            (has_ping && needs_keepalive<Clock>(opts_, now, used));
+            } else if (st == slot_state::lent && opts_.leak_threshold.count() != 0) {
+                const std::int64_t since = s.lent_at.load(std::memory_order_relaxed);
+                if (now - from_ticks(since) >= opts_.leak_threshold && s.leak_reported_for != since) {
+                    s.leak_reported_for = since;
+                    pool_counters::bump(counters_.leaks);
+                }
+            }
+        }
+        if (idle_work)
+            sweep_idle(now);
+        std::uint32_t connects;
+        {
+            std::lock_guard lk(mtx_);
+            connects = plan_connects_locked(now);
+        }
+        launch_connects(connects);
+    }
+
+    // Takes the idle stack and judges each connection, oldest (bottom) first: retire past its
+    // lifetime, close past idle_timeout while above min_size, ping past keepalive_interval,
+    // otherwise offer it again. Concurrent acquirers see an empty stack for these microseconds
+    // and fall back to waiting (which the offers below then serve).
+    void sweep_idle(time_point now)
+    {
+        scratch_.clear();
+        for (std::uint32_t i = idle_.take_all(); i != nil_index; i = idle_.next(i))
+            scratch_.push_back(i);
+        std::size_t reapable;
+        {
+            std::lock_guard lk(mtx_);
+            reapable = size_ > opts_.min_size ? size_ - opts_.min_size : 0;
+        }
+        for (auto it = scratch_.rbegin(); it != scratch_.rend(); ++it) {
+            slot_type& s = slots_[*it];
+            const time_point used = last_used(s);
+            if (auto cause = unusable(s, now)) {
+                discard(s, *cause);
+            } else if (reapable > 0 && idle_expired<Clock>(opts_, now, used)) {
+                --reapable;
+                discard(s, destroy_cause::idle);
+            } else if (has_ping && needs_keepalive<Clock>(opts_, now, used)) {
+                start_maintenance(s, &pool_impl::run_ping);
+            } else {
+                make_available(s);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------ ownership
+
+    // The last shared_ptr is gone (pool object destroyed, no async operation pending). Leases
+    // may still be out: the pool then lives on until the last of them is returned.
+    void on_owners_gone() noexcept
+    {
+        close();
+        bool last;
+        {
+            std::lock_guard lk(mtx_);
+            last = size_ == 0;
+            orphaned_ = !last;
+        }
+        if (last)
+            delete this;
+    }
+
+    void finish_close_if_done() noexcept
+    {
+        std::vector<boost::asio::any_completion_handler<void(error_code)>> done;
+        {
+            std::lock_guard lk(mtx_);
+            if (size_ != 0 || !closed_.load(std::memory_order_relaxed))
+                return;
+            done.swap(close_handlers_);
+        }
+        for (auto& h : done)  // post() runs each through its own associated executor
+            boost::asio::post(ex_, boost::asio::append(std::move(h), error_code{}));
+    }
+
+    // ------------------------------------------------------------------------------ helpers
+
+    template <class Context>
+    static Context* context_of(const executor_type& ex) noexcept
+    {
+        using inner = typename Context::executor_type;
+        if (auto* e = ex.target<inner>())
+            return &e->context();
+        if (auto* st = ex.target<boost::asio::strand<inner>>())
+            return &st->get_inner_executor().context();
+        return nullptr;
+    }
+
+    static std::int64_t ticks(time_point t) noexcept
+    {
+        return static_cast<std::int64_t>(t.time_since_epoch().count());
+    }
+    static time_point from_ticks(std::int64_t v) noexcept
+    {
+        return time_point(duration(static_cast<typename duration::rep>(v)));
+    }
+    static time_point last_used(const slot_type& s) noexcept
+    {
+        return from_ticks(s.last_used.load(std::memory_order_relaxed));
+    }
+    std::uint64_t destroyed(destroy_cause c) const noexcept
+    {
+        return pool_counters::read(counters_.destroyed[static_cast<std::size_t>(c)]);
+    }
+
+    const pool_options opts_;
+    Factory factory_;
+    executor_type ex_;
+    strand_type strand_;
+    std::unique_ptr<slot_type[]> slots_;
+    idle_stack idle_;
+
+    // The Dekker flags (see the file comment).
+    alignas(64) std::atomic<std::size_t> waiters_count_{0};
+    std::atomic<bool> closed_{false};
+    std::atomic<std::uint64_t> generation_{0};
+
+    pool_counters counters_;
+
+    // Guarded by mtx_.
+    alignas(64) mutable std::mutex mtx_;
+    waiter_queue<Connection> waiters_;
+    std::uint32_t free_head_ = nil_index;
+    std::size_t size_ = 0;
+    std::size_t connecting_ = 0;
+    std::size_t in_transit_ = 0;
+    connect_tracker<Clock> tracker_;
+    retire_limiter<Clock> limiter_;
+    error_code last_connect_error_;
+    jitter_source jitter_;
+    bool retry_requested_ = false;
+    bool orphaned_ = false;
+    std::vector<boost::asio::any_completion_handler<void(error_code)>> close_handlers_;
+
+    // Used on the strand only.
+    timer_type housekeeping_timer_;
+    timer_type retry_timer_;
+    bounded_call* inflight_ = nullptr;
+    std::vector<std::uint32_t> scratch_;
+
+    boost::asio::io_context* ioc_ = nullptr;
+    boost::asio::thread_pool* thread_pool_ = nullptr;
+};
+
+}  // namespace connpool::detail
+
+#endif

@@ -1,0 +1,64 @@
+// Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef CONNPOOL_DETAIL_SLOT_HPP
+#define CONNPOOL_DETAIL_SLOT_HPP
+
+// A slot is the pool's stable home for one connection: the pool allocates max_size of them up
+// front, so an index names a slot for the pool's whole life (the idle stack links indices) and a
+// lease is a pointer to its slot. Pool metadata per connection is sizeof(slot) - sizeof(Connection)
+// (checked by a static_assert in pool.hpp against the 128-byte budget).
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+
+namespace connpool::detail {
+
+enum class slot_state : std::uint8_t {
+    free,         // no connection; counts nothing
+    connecting,   // a connect is in flight
+    idle,         // in the idle stack (or being taken out of it)
+    lent,         // held by a lease
+    maintenance,  // being reset, validated or keepalive-pinged
+    destroying,   // its connection's destructor is running
+};
+
+template <class Connection>
+struct slot {
+    std::optional<Connection> conn;
+
+    // Times are Clock ticks. last_used: when the connection was last returned or checked;
+    // lent_at: when its current lease began. Atomic because the housekeeping scan reads them
+    // while the owner of the slot writes them; relaxed everywhere (a stale value only delays a
+    // reap or a keepalive by one housekeeping period).
+    std::atomic<std::int64_t> last_used{0};
+    std::atomic<std::int64_t> lent_at{0};
+    std::int64_t created = 0;  // written before the slot is first published, then read-only
+    std::int64_t expiry = 0;   // likewise
+    std::uint64_t generation = 0;
+
+    // Read by stats() and the housekeeping scan; relaxed (gauges only).
+    std::atomic<slot_state> state{slot_state::free};
+    // The lent_at of the lease last counted as a suspected leak; housekeeping (strand) only.
+    std::int64_t leak_reported_for = INT64_MIN;
+    std::uint32_t index = 0;
+    std::uint32_t next_free = 0;  // free list, under the pool's mutex
+
+    bool is(slot_state s) const noexcept { return state.load(std::memory_order_relaxed) == s; }
+    void set(slot_state s) noexcept { state.store(s, std::memory_order_relaxed); }
+};
+
+// What a lease needs from its pool: a way back. Type-erased so that pooled<Connection> does not
+// depend on the factory or the clock.
+template <class Connection>
+class lease_owner {
+public:
+    // Returns the connection in `s` to the pool; `broken` after invalidate(). Any thread.
+    virtual void return_slot(slot<Connection>& s, bool broken) noexcept = 0;
+
+protected:
+    ~lease_owner() = default;
+};
+
+}  // namespace connpool::detail
+
+#endif

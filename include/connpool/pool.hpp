@@ -1,0 +1,162 @@
+// Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef CONNPOOL_POOL_HPP
+#define CONNPOOL_POOL_HPP
+
+/// \file pool.hpp
+/// The connection pool.
+
+#include <connpool/detail/pool_impl.hpp>
+#include <connpool/error.hpp>
+#include <connpool/factory.hpp>
+#include <connpool/pool_options.hpp>
+#include <connpool/pooled.hpp>
+#include <connpool/stats.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace connpool {
+
+/// A thread-safe, asynchronous pool of `Connection`s opened by a `Factory`.
+///
+/// Idle connections are reused most-recent-first (LIFO), so surplus ones age out; acquirers that
+/// must wait are served strictly first-come first-served, each returned connection going straight
+/// to the oldest waiter. See README.md for sizing, health checks, lifetime and errors.
+///
+/// Thread safety: every member may be called from any thread at once. Completion handlers run on
+/// their associated executor (the pool's executor by default), never inside the initiating call.
+/// Factory members run on an internal strand of the pool's executor.
+///
+/// `Clock` is the clock of every deadline and timer (a manual clock in unit tests).
+template <class Connection, class Factory, class Clock = std::chrono::steady_clock>
+    requires connection_factory<Factory, Connection>
+class pool {
+    using impl_type = detail::pool_impl<Connection, Factory, Clock>;
+
+public:
+    using connection_type = Connection;
+    using factory_type = Factory;
+    using clock_type = Clock;
+    using handle_type = pooled<Connection>;
+    using executor_type = boost::asio::any_io_executor;
+    using acquire_signature = void(error_code, handle_type);
+    using close_signature = void(error_code);
+
+    /// Starts the pool: pre-warming of min_size connections and background upkeep begin at once
+    /// (they run on `ex`). Throws std::invalid_argument naming the field if `opts` is inconsistent.
+    pool(executor_type ex, Factory factory, pool_options opts = {})
+        : impl_(make_impl(std::move(ex), std::move(factory), opts))
+    {
+    }
+
+    pool(const pool&) = delete;
+    pool& operator=(const pool&) = delete;
+
+    /// Closes the pool (see close()). Does not wait: leases still out stay valid and their
+    /// connections are destroyed when they come back.
+    ~pool()
+    {
+        if (impl_)
+            impl_->close();
+    }
+
+    /// Acquires a connection, waiting at most `options().acquire_timeout`.
+    /// Completion signature: void(error_code, handle_type).
+    /// Errors: errc::acquire_timeout (or, when the most recent connect attempt failed, that
+    /// attempt's error), errc::pool_exhausted, errc::pool_closed,
+    /// boost::asio::error::operation_aborted when cancelled.
+    /// Cancellation: terminal, partial and total; a cancelled acquire leaves no trace.
+    /// Thread safety: any thread.
+    template <class CompletionToken>
+    auto async_acquire(CompletionToken&& token)
+    {
+        return async_acquire(impl_->options().acquire_timeout,
+                             std::forward<CompletionToken>(token));
+    }
+
+    /// As above, with its own deadline (`timeout` from now; a very large value never expires).
+    template <class CompletionToken>
+    auto async_acquire(std::chrono::milliseconds timeout, CompletionToken&& token)
+    {
+        return boost::asio::async_initiate<CompletionToken, acquire_signature>(
+            initiate_acquire{impl_.get()}, token, timeout);
+    }
+
+    /// A connection now, or nullopt: never waits, never blocks, never hands out a connection
+    /// that is due for validation (it is validated in the background instead), never overtakes
+    /// a waiter. Thread safety: any thread.
+    std::optional<handle_type> try_acquire() noexcept { return impl_->try_acquire(); }
+
+    /// Blocks the calling thread until a connection is available or `timeout` passes.
+    /// Throws boost::system::system_error with the errors of async_acquire, or
+    /// errc::would_deadlock when called from a thread that is running the pool's io_context or
+    /// thread_pool (detected with their executor's running_in_this_thread(); for other executors
+    /// the caller must not block the pool's own threads).
+    handle_type acquire(std::chrono::milliseconds timeout)
+    {
+        error_code ec;
+        handle_type h = acquire(timeout, ec);
+        if (ec)
+            throw boost::system::system_error(ec, "connpool::pool::acquire");
+        return h;
+    }
+
+    /// As above, reporting errors through `ec`.
+    handle_type acquire(std::chrono::milliseconds timeout, error_code& ec)
+    {
+        return impl_->acquire(timeout, ec);
+    }
+
+    /// Discards every connection that exists now: idle ones at once, lent ones when they come
+    /// back, connects in flight when they complete (use after a server restart). min_size is
+    /// replenished with new connections. Thread safety: any thread.
+    void clear() noexcept { impl_->clear(); }
+
+    /// Fails every waiter with errc::pool_closed, destroys idle connections, and destroys lent
+    /// ones when they come back; later acquires fail with errc::pool_closed. Idempotent.
+    void close() noexcept { impl_->close(); }
+
+    /// Closes the pool and completes once every connection is gone (lent ones included, after
+    /// they are returned). Completion signature: void(error_code). Not cancellable.
+    template <class CompletionToken>
+    auto async_close(CompletionToken&& token)
+    {
+        return boost::asio::async_initiate<CompletionToken, close_signature>(
+            [impl = impl_](auto handler) { impl->start_async_close(std::move(handler)); }, token);
+    }
+
+    /// Gauges and counters; see pool_stats. Thread safety: any thread.
+    pool_stats stats() const noexcept { return impl_->stats(); }
+
+    const pool_options& options() const noexcept { return impl_->options(); }
+
+    executor_type get_executor() const noexcept { return impl_->get_executor(); }
+
+private:
+    struct initiate_acquire {
+        impl_type* impl;
+        template <class Handler>
+        void operator()(Handler&& handler, std::chrono::milliseconds timeout) const
+        {
+            impl->start_async_acquire(std::forward<Handler>(handler), timeout);
+        }
+    };
+
+    static std::shared_ptr<impl_type> make_impl(executor_type ex, Factory factory,
+                                                const pool_options& opts)
+    {
+        detail::validate(opts);
+        return impl_type::create(std::move(ex), std::move(factory), opts);
+    }
+
+    std::shared_ptr<impl_type> impl_;
+};
+
+}  // namespace connpool
+
+#endif
