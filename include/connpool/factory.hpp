@@ -18,7 +18,8 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/system/system_error.hpp>
@@ -28,6 +29,7 @@
 #include <exception>
 #include <memory>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -203,18 +205,18 @@ private:
     template <class Handler, class Work>
     static void run(state& st, Handler handler, Work work)
     {
-        auto work_guard = boost::asio::make_work_guard(
-            boost::asio::get_associated_executor(handler, st.workers.get_executor()));
-        boost::asio::post(st.workers, [handler = std::move(handler), guard = std::move(work_guard),
+        // The handler's executor counts this call as outstanding work until it completes.
+        auto ex = boost::asio::prefer(
+            boost::asio::get_associated_executor(handler, st.workers.get_executor()),
+            boost::asio::execution::outstanding_work.tracked);
+        boost::asio::post(st.workers, [handler = std::move(handler), ex = std::move(ex),
                                        work = std::move(work)]() mutable {
-            auto result = work();
             std::apply(
                 [&](auto&&... args) {
-                    auto ex = guard.get_executor();
-                    boost::asio::post(ex, boost::asio::append(std::move(handler), std::move(args)...));
+                    boost::asio::post(ex, boost::asio::append(std::move(handler),
+                                                              std::move(args)...));
                 },
-                std::move(result));
-            guard.reset();
+                work());
         });
     }
 
