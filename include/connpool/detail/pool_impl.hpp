@@ -88,6 +88,12 @@ public:
     using strand_type = boost::asio::strand<executor_type>;
     using timer_type =
         boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, strand_type>;
+    // A waiter's deadline: its handler only takes the mutex, so it needs no strand (smaller).
+    using deadline_timer_type =
+        boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, executor_type>;
+
+    static_assert(sizeof(slot_type) <= 128 + sizeof(Connection),
+                  "design budget: at most 128 bytes of pool metadata per connection");
 
     static constexpr bool has_ping = factory_has_async_ping<Factory, Connection>;
     static constexpr bool has_reset = factory_has_async_reset<Factory, Connection>;
@@ -318,30 +324,34 @@ private:
     // when both on_claimed and the timer's handler have run (refs), so neither can outlive it.
     template <class Handler>
     struct acquire_op final : waiter_type {
-        using handler_executor = boost::asio::associated_executor_t<Handler, executor_type>;
         using allocator_type = typename std::allocator_traits<
             boost::asio::associated_allocator_t<Handler>>::template rebind_alloc<acquire_op>;
 
-        acquire_op(std::shared_ptr<pool_impl> p, Handler&& h, handler_executor e)
-            : waiter_type(&on_notify), pool(std::move(p)), handler(std::move(h)), ex(std::move(e))
+        acquire_op(std::shared_ptr<pool_impl> p, Handler&& h)
+            : waiter_type(&on_notify), pool(std::move(p)), handler(std::move(h))
         {
+        }
+
+        auto handler_executor() const noexcept
+        {
+            return boost::asio::get_associated_executor(handler, pool->ex_);
         }
 
         static void start(std::shared_ptr<pool_impl> p, Handler&& h,
                           std::chrono::milliseconds timeout, time_point now)
         {
+            static_assert(sizeof(acquire_op) <= 256 + sizeof(Handler),
+                          "design budget: at most 256 bytes of pool metadata per waiter");
             allocator_type alloc(boost::asio::get_associated_allocator(h));
-            auto ex = boost::asio::get_associated_executor(h, p->ex_);
             acquire_op* op = std::allocator_traits<allocator_type>::allocate(alloc, 1);
-            std::allocator_traits<allocator_type>::construct(alloc, op, p, std::move(h),
-                                                             std::move(ex));
+            std::allocator_traits<allocator_type>::construct(alloc, op, p, std::move(h));
             pool_impl& pl = *p;
             // Arm the deadline and the cancellation slot before the op is visible to others:
             // after enqueue, another thread may claim it and post on_claimed at once.
             const bool timed = timeout < std::chrono::hours(24 * 365);
             op->refs.store(timed ? 2 : 1, std::memory_order_relaxed);
             if (timed) {
-                op->timer.emplace(pl.strand_);
+                op->timer.emplace(pl.ex_);
                 op->timer->expires_at(now + std::chrono::duration_cast<duration>(
                                                 std::max(timeout, std::chrono::milliseconds{})));
                 op->timer->async_wait([op](error_code ec) {
@@ -372,7 +382,7 @@ private:
         static void on_notify(waiter_type* w) noexcept
         {
             auto* op = static_cast<acquire_op*>(w);
-            boost::asio::post(op->ex, [op] { op->on_claimed(); });
+            boost::asio::post(op->handler_executor(), [op] { op->on_claimed(); });
         }
 
         // On the handler's executor.
@@ -396,8 +406,8 @@ private:
         void complete() noexcept
         {
             allocator_type alloc(boost::asio::get_associated_allocator(handler));
+            auto e = handler_executor();
             Handler h(std::move(handler));
-            handler_executor e(std::move(ex));
             error_code ec = this->result_ec;
             slot_type* s = this->result_slot;
             auto p = std::move(pool);
@@ -410,8 +420,7 @@ private:
 
         std::shared_ptr<pool_impl> pool;
         Handler handler;
-        handler_executor ex;
-        std::optional<timer_type> timer;
+        std::optional<deadline_timer_type> timer;
         std::atomic<int> refs{1};
     };
 

@@ -5,7 +5,7 @@
 // A slot is the pool's stable home for one connection: the pool allocates max_size of them up
 // front, so an index names a slot for the pool's whole life (the idle stack links indices) and a
 // lease is a pointer to its slot. Pool metadata per connection is sizeof(slot) - sizeof(Connection)
-// (checked by a static_assert in pool.hpp against the 128-byte budget).
+// (checked by a static_assert in pool_impl.hpp against the 128-byte budget).
 
 #include <atomic>
 #include <cstdint>
