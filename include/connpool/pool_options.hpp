@@ -50,8 +50,10 @@ struct pool_options {
     /// Only used when the factory has async_ping. 0 = validate before every lease.
     std::chrono::milliseconds validation_interval{500};
 
-    /// Idle connections are pinged in the background this often, so that servers and firewalls
-    /// do not drop them. Only used when the factory has async_ping. 0 = no background pings.
+    /// The idle connections the pool keeps (up to min_size) are pinged in the background this
+    /// often, so that servers and firewalls do not drop them; surplus connections are validated
+    /// when lent and closed after idle_timeout instead. Only used when the factory has
+    /// async_ping. 0 = no background pings.
     std::chrono::milliseconds keepalive_interval{60'000};
 
     /// Connect attempts in flight at once.

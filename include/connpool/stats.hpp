@@ -39,7 +39,8 @@ struct pool_stats {
     std::uint64_t destroyed_closed = 0;   ///< Discarded by close() or the destructor.
     std::uint64_t leaks_suspected = 0;    ///< Leases held longer than leak_threshold.
 
-    /// The error of the most recent failed connect attempt (cleared by the next success).
+    /// The error of the most recent failed connect attempt, kept after later successes (compare
+    /// connect_failures over time to tell whether connects still fail).
     boost::system::error_code last_connect_error;
 
     /// Total time acquirers spent waiting.

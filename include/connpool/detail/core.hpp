@@ -143,13 +143,16 @@ public:
     // says yes.
     bool may_retire(time_point now, time_point created, time_point expiry) noexcept
     {
-        if (now < expiry)
+        if (!would_retire(now, created, expiry))
             return false;
-        if (now - created >= life_ || now >= next_) {
-            next_ = now + spacing_;
-            return true;
-        }
-        return false;
+        next_ = now + spacing_;
+        return true;
+    }
+
+    // The same decision, without claiming the turn.
+    bool would_retire(time_point now, time_point created, time_point expiry) const noexcept
+    {
+        return now >= expiry && (now - created >= life_ || now >= next_);
     }
 
 private:

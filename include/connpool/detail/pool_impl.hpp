@@ -44,6 +44,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -218,7 +219,7 @@ public:
             return discard(s, destroy_cause::broken);
         if (auto cause = unusable(s, now))
             return discard(s, *cause);
-        s.last_used.store(ticks(now), std::memory_order_relaxed);
+        mark_used(s, now);
         if constexpr (has_reset)
             start_maintenance(s, &pool_impl::run_reset);
         else
@@ -547,7 +548,7 @@ private:
                 continue;
             }
             if constexpr (has_ping) {
-                if (needs_validation<Clock>(opts_, now, last_used(s))) {
+                if (needs_validation<Clock>(opts_, now, last_checked(s))) {
                     start_maintenance(s, &pool_impl::run_ping);
                     continue;
                 }
@@ -727,15 +728,17 @@ private:
         timer_type timer;
         boost::asio::cancellation_signal signal;
         bool timed_out = false;
+        bool finished = false;  // completed, or the initiation threw
         bounded_call* prev = nullptr;
         bounded_call* next = nullptr;
     };
 
     // On the strand. start(handler) initiates the factory operation; done(ec, args...) runs on
     // the strand when it completes (ec is connect_timeout if the deadline passed first);
-    // on_timeout() runs when the deadline passes.
-    template <class Start, class Done, class OnTimeout>
-    void call_bounded(Start start, Done done, OnTimeout on_timeout)
+    // on_timeout() runs when the deadline passes; failed(ec) runs instead of done if the
+    // initiation throws (a factory bug must not take the executor down, nor leak the slot).
+    template <class Start, class Done, class OnTimeout, class Failed>
+    void call_bounded(Start start, Done done, OnTimeout on_timeout, Failed failed)
     {
         auto call = std::make_shared<bounded_call>(strand_);
         link_inflight(*call);
@@ -748,16 +751,27 @@ private:
             call->signal.emit(boost::asio::cancellation_type::terminal);
         });
         auto self = this->shared_from_this();
-        start(boost::asio::bind_cancellation_slot(
-            call->signal.slot(),
-            boost::asio::bind_executor(
-                strand_, [self, call, done = std::move(done)](error_code ec, auto&&... args) mutable {
-                    call->timer.cancel();
-                    self->unlink_inflight(*call);
-                    if (call->timed_out)
-                        ec = errc::connect_timeout;
-                    done(ec, std::forward<decltype(args)>(args)...);
-                })));
+        try {
+            start(boost::asio::bind_cancellation_slot(
+                call->signal.slot(),
+                boost::asio::bind_executor(
+                    strand_,
+                    [self, call, done = std::move(done)](error_code ec, auto&&... args) mutable {
+                        if (std::exchange(call->finished, true))
+                            return;
+                        call->timer.cancel();
+                        self->unlink_inflight(*call);
+                        if (call->timed_out)
+                            ec = errc::connect_timeout;
+                        done(ec, std::forward<decltype(args)>(args)...);
+                    })));
+        } catch (...) {
+            if (!std::exchange(call->finished, true)) {
+                call->timer.cancel();
+                unlink_inflight(*call);
+                failed(to_error_code(std::current_exception()));
+            }
+        }
     }
 
     void link_inflight(bounded_call& c) noexcept
@@ -782,8 +796,14 @@ private:
         auto self = this->shared_from_this();
         call_bounded(
             [this](auto handler) { factory_.async_connect(std::move(handler)); },
-            [self, &s](error_code ec, Connection conn) { self->on_connected(s, ec, std::move(conn)); },
-            [self] { self->record_connect_failure(errc::connect_timeout); });
+            [self, &s](error_code ec, Connection conn) {
+                if (ec)
+                    self->on_connect_failed(s, ec);
+                else
+                    self->on_connected(s, std::move(conn));
+            },
+            [self] { self->record_connect_failure(errc::connect_timeout); },
+            [self, &s](error_code ec) { self->on_connect_failed(s, ec); });
     }
 
     void record_connect_failure(error_code ec) noexcept
@@ -795,18 +815,21 @@ private:
     }
 
     // On the strand.
-    void on_connected(slot_type& s, error_code ec, Connection&& conn)
+    void on_connect_failed(slot_type& s, error_code ec) noexcept
+    {
+        if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
+            record_connect_failure(ec);
+        {
+            std::lock_guard lk(mtx_);
+            --connecting_;
+        }
+        free_slot(s);
+    }
+
+    // On the strand.
+    void on_connected(slot_type& s, Connection&& conn)
     {
         const time_point now = Clock::now();
-        if (ec) {
-            if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
-                record_connect_failure(ec);
-            {
-                std::lock_guard lk(mtx_);
-                --connecting_;
-            }
-            return free_slot(s);
-        }
         const bool stale = closed_.load(std::memory_order_acquire) ||
                            s.generation != generation_.load(std::memory_order_acquire);
         double draw = 0;
@@ -815,7 +838,6 @@ private:
             --connecting_;
             if (!stale) {
                 tracker_.on_success();
-                last_connect_error_ = {};
                 draw = jitter_();
             }
         }
@@ -829,7 +851,7 @@ private:
         s.conn.emplace(std::move(conn));
         s.created = ticks(now);
         s.expiry = ticks(expiry_of<Clock>(opts_, now, draw));
-        s.last_used.store(ticks(now), std::memory_order_relaxed);
+        mark_used(s, now);
         make_available(s);
     }
 
@@ -856,7 +878,8 @@ private:
             auto self = this->shared_from_this();
             call_bounded(
                 [this, &s](auto handler) { factory_.async_ping(*s.conn, std::move(handler)); },
-                [self, &s](error_code ec) { self->end_maintenance(s, ec); }, [] {});
+                [self, &s](error_code ec) { self->end_maintenance(s, ec); }, [] {},
+                [self, &s](error_code ec) { self->end_maintenance(s, ec); });
         }
     }
 
@@ -866,7 +889,8 @@ private:
             auto self = this->shared_from_this();
             call_bounded(
                 [this, &s](auto handler) { factory_.async_reset(*s.conn, std::move(handler)); },
-                [self, &s](error_code ec) { self->end_maintenance(s, ec); }, [] {});
+                [self, &s](error_code ec) { self->end_maintenance(s, ec); }, [] {},
+                [self, &s](error_code ec) { self->end_maintenance(s, ec); });
         }
     }
 
@@ -881,7 +905,8 @@ private:
         const time_point now = Clock::now();
         if (auto cause = unusable(s, now))
             return discard(s, *cause);
-        s.last_used.store(ticks(now), std::memory_order_relaxed);
+        // Known good now; last_used stays, so a pinged surplus connection still ages out.
+        s.last_checked.store(ticks(now), std::memory_order_relaxed);
         make_available(s);
     }
 
@@ -917,15 +942,12 @@ private:
     void housekeep()
     {
         const time_point now = Clock::now();
-        bool idle_work = false;
+        scratch_.clear();
         for (std::size_t i = 0; i < opts_.max_size; ++i) {
             slot_type& s = slots_[i];
             const slot_state st = s.state.load(std::memory_order_relaxed);
             if (st == slot_state::idle) {
-                const time_point used = last_used(s);
-                idle_work = idle_work || idle_expired<Clock>(opts_, now, used) ||
-                            now >= from_ticks(s.expiry) ||
-                            (has_ping && needs_keepalive<Clock>(opts_, now, used));
+                scratch_.push_back(s.index);
             } else if (st == slot_state::lent && opts_.leak_threshold.count() != 0) {
                 const std::int64_t since = s.lent_at.load(std::memory_order_relaxed);
                 if (now - from_ticks(since) >= opts_.leak_threshold && s.leak_reported_for != since) {
@@ -934,7 +956,7 @@ private:
                 }
             }
         }
-        if (idle_work)
+        if (idle_sweep_due(now))
             sweep_idle(now);
         std::uint32_t connects;
         {
@@ -944,33 +966,71 @@ private:
         launch_connects(connects);
     }
 
-    // Takes the idle stack and judges each connection, oldest (bottom) first: retire past its
-    // lifetime, close past idle_timeout while above min_size, ping past keepalive_interval,
-    // otherwise offer it again. Concurrent acquirers see an empty stack for these microseconds
-    // and fall back to waiting (which the offers below then serve).
+    // Whether sweep_idle would act on any of the idle connections in scratch_. Taking the stack
+    // disturbs acquirers, so housekeeping sweeps only when there is something to do. The stack
+    // order is (nearly) last_used order, so sorting by it tells which connections are the surplus.
+    bool idle_sweep_due(time_point now)
+    {
+        std::sort(scratch_.begin(), scratch_.end(), [this](std::uint32_t a, std::uint32_t b) {
+            return last_used(slots_[a]) < last_used(slots_[b]);
+        });
+        std::size_t surplus;
+        {
+            std::lock_guard lk(mtx_);
+            surplus = size_ > opts_.min_size ? size_ - opts_.min_size : 0;
+            // Under mtx_: a slot seen idle may since have been freed and reserved for a new
+            // connect, which writes its generation under mtx_.
+            const std::uint64_t gen = generation_.load(std::memory_order_acquire);
+            for (std::uint32_t i : scratch_) {
+                const slot_type& s = slots_[i];
+                if (s.generation != gen ||
+                    limiter_.would_retire(now, from_ticks(s.created), from_ticks(s.expiry)))
+                    return true;
+            }
+        }
+        for (std::uint32_t i : scratch_) {
+            const slot_type& s = slots_[i];
+            const bool is_surplus = surplus > 0;
+            if (is_surplus)
+                --surplus;
+            if ((is_surplus && idle_expired<Clock>(opts_, now, last_used(s))) ||
+                (!is_surplus && has_ping && needs_keepalive<Clock>(opts_, now, last_checked(s))))
+                return true;
+        }
+        return false;
+    }
+
+    // Takes the idle stack and judges each connection, oldest (bottom) first. The oldest
+    // connections beyond min_size are the surplus: closed once idle past idle_timeout, never
+    // keepalive-pinged (a ping puts a connection back on top of the stack, where it would be
+    // reused and never age out; validation on acquire covers them). The connections the pool keeps
+    // are pinged past keepalive_interval. Any connection past its lifetime retires.
+    // Concurrent acquirers see an empty stack for these microseconds and wait instead; the
+    // offers below serve them.
     void sweep_idle(time_point now)
     {
         scratch_.clear();
         for (std::uint32_t i = idle_.take_all(); i != nil_index; i = idle_.next(i))
             scratch_.push_back(i);
-        std::size_t reapable;
+        std::size_t surplus;
         {
             std::lock_guard lk(mtx_);
-            reapable = size_ > opts_.min_size ? size_ - opts_.min_size : 0;
+            surplus = size_ > opts_.min_size ? size_ - opts_.min_size : 0;
         }
         for (auto it = scratch_.rbegin(); it != scratch_.rend(); ++it) {
             slot_type& s = slots_[*it];
-            const time_point used = last_used(s);
-            if (auto cause = unusable(s, now)) {
+            const bool is_surplus = surplus > 0;
+            if (is_surplus)
+                --surplus;
+            if (auto cause = unusable(s, now))
                 discard(s, *cause);
-            } else if (reapable > 0 && idle_expired<Clock>(opts_, now, used)) {
-                --reapable;
+            else if (is_surplus && idle_expired<Clock>(opts_, now, last_used(s)))
                 discard(s, destroy_cause::idle);
-            } else if (has_ping && needs_keepalive<Clock>(opts_, now, used)) {
+            else if (!is_surplus && has_ping &&
+                     needs_keepalive<Clock>(opts_, now, last_checked(s)))
                 start_maintenance(s, &pool_impl::run_ping);
-            } else {
+            else
                 make_available(s);
-            }
         }
     }
 
@@ -1028,6 +1088,15 @@ private:
     static time_point last_used(const slot_type& s) noexcept
     {
         return from_ticks(s.last_used.load(std::memory_order_relaxed));
+    }
+    static time_point last_checked(const slot_type& s) noexcept
+    {
+        return from_ticks(s.last_checked.load(std::memory_order_relaxed));
+    }
+    static void mark_used(slot_type& s, time_point now) noexcept
+    {
+        s.last_used.store(ticks(now), std::memory_order_relaxed);
+        s.last_checked.store(ticks(now), std::memory_order_relaxed);
     }
     std::uint64_t destroyed(destroy_cause c) const noexcept
     {

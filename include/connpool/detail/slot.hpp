@@ -26,11 +26,13 @@ template <class Connection>
 struct slot {
     std::optional<Connection> conn;
 
-    // Times are Clock ticks. last_used: when the connection was last returned or checked;
+    // Times are Clock ticks. last_used: when the connection was last returned (idle reaping);
+    // last_checked: when it was last known good, returned or pinged (validation, keepalive);
     // lent_at: when its current lease began. Atomic because the housekeeping scan reads them
     // while the owner of the slot writes them; relaxed everywhere (a stale value only delays a
     // reap or a keepalive by one housekeeping period).
     std::atomic<std::int64_t> last_used{0};
+    std::atomic<std::int64_t> last_checked{0};
     std::atomic<std::int64_t> lent_at{0};
     std::int64_t created = 0;  // written before the slot is first published, then read-only
     std::int64_t expiry = 0;   // likewise
