@@ -853,6 +853,19 @@ private:
         s.expiry = ticks(expiry_of<Clock>(opts_, now, draw));
         mark_used(s, now);
         make_available(s);
+        replan();  // the connect slot is free again: more waiters or min_size may want it
+    }
+
+    // Starts the connects that the sizing decision wants now. After make_available, so that a
+    // waiter just served is no longer counted as demand.
+    void replan() noexcept
+    {
+        std::uint32_t connects;
+        {
+            std::lock_guard lk(mtx_);
+            connects = plan_connects_locked(Clock::now());
+        }
+        launch_connects(connects);
     }
 
     // ------------------------------------------------------------------------------ maintenance
@@ -908,18 +921,14 @@ private:
         // Known good now; last_used stays, so a pinged surplus connection still ages out.
         s.last_checked.store(ticks(now), std::memory_order_relaxed);
         make_available(s);
+        replan();
     }
 
     // ------------------------------------------------------------------------------ housekeeping
 
     void start()
     {
-        std::uint32_t connects;
-        {
-            std::lock_guard lk(mtx_);
-            connects = plan_connects_locked(Clock::now());  // pre-warm min_size
-        }
-        launch_connects(connects);
+        replan();  // pre-warm min_size
         auto self = this->shared_from_this();
         boost::asio::post(strand_, [self] { self->arm_housekeeping(); });
     }
@@ -958,12 +967,7 @@ private:
         }
         if (idle_sweep_due(now))
             sweep_idle(now);
-        std::uint32_t connects;
-        {
-            std::lock_guard lk(mtx_);
-            connects = plan_connects_locked(now);
-        }
-        launch_connects(connects);
+        replan();
     }
 
     // Whether sweep_idle would act on any of the idle connections in scratch_. Taking the stack
