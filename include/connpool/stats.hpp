@@ -26,7 +26,7 @@ struct pool_stats {
 
     // Counters since the pool was created.
     std::uint64_t acquired = 0;           ///< Leases handed out.
-    std::uint64_t waited = 0;             ///< Acquires that had to wait.
+    std::uint64_t waited = 0;             ///< Acquires that had to wait in the queue.
     std::uint64_t timeouts = 0;           ///< Acquires that reached their deadline.
     std::uint64_t cancelled = 0;          ///< Acquires cancelled by their caller.
     std::uint64_t exhausted = 0;          ///< Acquires refused because of max_waiters.
@@ -43,7 +43,7 @@ struct pool_stats {
     /// connect_failures over time to tell whether connects still fail).
     boost::system::error_code last_connect_error;
 
-    /// Total time acquirers spent waiting.
+    /// Total time acquirers spent in the queue, whatever the outcome (served, timed out, ...).
     std::chrono::nanoseconds total_wait_time{0};
 };
 

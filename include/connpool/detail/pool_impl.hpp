@@ -230,8 +230,8 @@ public:
 
     void clear() noexcept
     {
-        // seq_cst: a slot pushed after take_all below carries the old generation only if its
-        // offerer read the generation before this bump; pop_ready checks it again (unusable()).
+        // A connection offered concurrently may still be pushed with the old generation after the
+        // drain below; pop_ready and the housekeeping sweep check the generation and discard it.
         generation_.fetch_add(1, std::memory_order_seq_cst);
         drain_idle();
     }
@@ -241,16 +241,17 @@ public:
         // seq_cst: pairs with make_available's "push, then load closed_" (see file comment).
         if (closed_.exchange(true, std::memory_order_seq_cst))
             return finish_close_if_done();
-        waiter_queue<Connection> failed;
+        std::vector<waiter_type*> failed;  // unlinked under mtx_, notified after it
         {
             std::lock_guard lk(mtx_);
+            failed.reserve(waiters_.size());
             while (waiter_type* w = waiters_.pop_front()) {
-                waiters_count_.fetch_sub(1, std::memory_order_relaxed);
+                left_queue_locked(*w);
                 w->result_ec = errc::pool_closed;
-                failed.push_back(*w);
+                failed.push_back(w);
             }
         }
-        while (waiter_type* w = failed.pop_front())
+        for (waiter_type* w : failed)
             w->notify(w);
         drain_idle();
         if (auto self = this->weak_from_this().lock()) {
@@ -449,6 +450,7 @@ private:
                 return false;
             }
             waiters_.push_back(w);
+            pool_counters::bump(counters_.waited);
             // seq_cst: acquire side of the no-lost-wake-up race (file comment): this increment
             // precedes our pop in serve_from_idle, and pairs with make_available's load.
             waiters_count_.fetch_add(1, std::memory_order_seq_cst);
@@ -469,7 +471,7 @@ private:
     void expire_locked(waiter_type& w) noexcept
     {
         waiters_.erase(w);
-        waiters_count_.fetch_sub(1, std::memory_order_relaxed);
+        left_queue_locked(w);
         pool_counters::bump(counters_.timeouts);
         const error_code last = tracker_.last_failure();
         w.result_ec = last ? last : make_error_code(errc::acquire_timeout);
@@ -493,7 +495,7 @@ private:
             if (!w.linked)
                 return;  // already claimed: it completes with what it was given
             waiters_.erase(w);
-            waiters_count_.fetch_sub(1, std::memory_order_relaxed);
+            left_queue_locked(w);
             pool_counters::bump(counters_.cancelled);
             w.result_ec = boost::asio::error::operation_aborted;
         }
@@ -567,8 +569,9 @@ private:
             if (waiters_count_.load(std::memory_order_seq_cst) != 0) {
                 std::unique_lock lk(mtx_);
                 if (waiter_type* w = waiters_.pop_front()) {
-                    waiters_count_.fetch_sub(1, std::memory_order_relaxed);
-                    hand_over_locked(*s, *w);
+                    left_queue_locked(*w);
+                    w->result_slot = s;
+                    lend(*s, Clock::now());
                     lk.unlock();
                     w->notify(w);
                     return;
@@ -589,17 +592,16 @@ private:
         }
     }
 
-    void hand_over_locked(slot_type& s, waiter_type& w) noexcept
+    // Under mtx_, after `w` was unlinked: the counter and the wait-time statistic.
+    void left_queue_locked(waiter_type& w) noexcept
     {
-        const time_point now = Clock::now();
-        w.result_slot = &s;
-        lend(s, now);
-        pool_counters::bump(counters_.waited);
-        const auto waited = now - from_ticks(w.enqueued_at);
+        // Relaxed: only a hint for the fast path; decrements need no ordering (a stale non-zero
+        // sends an acquirer to the slow path, which re-checks under the mutex).
+        waiters_count_.fetch_sub(1, std::memory_order_relaxed);
+        const auto waited = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            Clock::now() - from_ticks(w.enqueued_at));
         pool_counters::bump(counters_.wait_ns,
-                            static_cast<std::uint64_t>(std::max<std::int64_t>(
-                                0, std::chrono::duration_cast<std::chrono::nanoseconds>(waited)
-                                       .count())));
+                            static_cast<std::uint64_t>(std::max<std::int64_t>(0, waited.count())));
     }
 
     // Takes the whole idle stack: destroys what is unusable (closed, cleared), offers the rest
