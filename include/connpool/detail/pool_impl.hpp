@@ -372,6 +372,7 @@ private:
         }
 
         struct cancel_handler {
+            explicit cancel_handler(acquire_op* o) noexcept : op(o) {}
             acquire_op* op;
             void operator()(boost::asio::cancellation_type type) const noexcept
             {
