@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# scripts/test.sh [stage...]
+#
+# connpool's complete check; CI runs it (.ci/run). On a fresh Debian 12 machine it first installs
+# the packages it needs (as root, or with sudo). Stages, in order (default: all):
+#
+#   format  clang-format-19 --dry-run --Werror over include/ tests/ examples/ bench/ (*.hpp, *.cpp)
+#   gcc     g++ Debug, -Werror: build everything (tests, examples, header tests, benchmarks);
+#           ctest: every test (unit, stress, compile-fail, consumer, examples); then a short run of
+#           the demo (connpool_demo --seconds 0.5; DEMO_ARGS overrides the arguments)
+#   clang   clang++ Debug, -Werror: build unit tests, examples, header tests; ctest -L unit
+#   asan    g++ -O1 with AddressSanitizer + UndefinedBehaviorSanitizer: ctest -L unit
+#   tsan    clang++ -O1 with ThreadSanitizer: both stress binaries (lock-free and mutex idle
+#           stack); ctest -L stress
+#
+# Environment:
+#   BUILD_ROOT   where the build trees go (default: <repo>/build; one subfolder per stage)
+#   JOBS         parallel compile and test jobs (default: 2)
+#   CLEAN=1      wipe each stage's build tree before configuring it
+#   KEEP_GOING=0 stop at the first failing stage (default: run every stage, then fail)
+#   TSAN_CXX     compiler of the tsan stage (default: clang++; g++ works too)
+#   ASAN_CXX     compiler of the asan stage (default: g++)
+#
+# Exit status: 0 when every stage passed. The last line sums up the ctest runs as
+# "tests: N passed, N failed".
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+# shellcheck source=scripts/lib/deps.sh
+source scripts/lib/deps.sh
+
+all_stages=(format gcc clang asan tsan)
+build_root=${BUILD_ROOT:-$root/build}
+jobs=${JOBS:-2}
+keep_going=${KEEP_GOING:-1}
+
+if (($# > 0)); then
+    stages=("$@")
+else
+    stages=("${all_stages[@]}")
+fi
+for s in "${stages[@]}"; do
+    if [[ " ${all_stages[*]} " != *" $s "* ]]; then
+        echo "test.sh: unknown stage '$s' (stages: ${all_stages[*]})" >&2
+        exit 2
+    fi
+done
+
+banner() {
+    printf '\n==================== %s ====================\n' "$*"
+}
+
+# --- packages ----------------------------------------------------------------------------------
+banner "dependencies"
+ensure_packages cmake make g++ clang clang-format-19 libclang-rt-14-dev libboost1.81-dev catch2 \
+    libbenchmark-dev libpq-dev postgresql pgbouncer
+cmake --version | head -n1
+g++ --version | head -n1
+clang++ --version | head -n1
+
+mkdir -p "$build_root"
+summary_file=$build_root/.test-summary
+tests_file=$build_root/.test-counts
+: >"$summary_file"
+: >"$tests_file"
+
+# --- helpers -----------------------------------------------------------------------------------
+
+# configure <dir> <cmake args...>
+configure() {
+    local dir=$1
+    shift
+    if [[ ${CLEAN:-0} == 1 ]]; then
+        rm -rf "$dir"
+    fi
+    cmake -S "$root" -B "$dir" -DCONNPOOL_BUILD_TESTS=ON -DCONNPOOL_BUILD_EXAMPLES=ON "$@"
+}
+
+# build <dir> [targets...]: everything when no target is named. Keeps going after a compile error
+# so that one run shows every broken translation unit.
+build() {
+    local dir=$1
+    shift
+    local -a keep_going_flag=()
+    case ${CMAKE_GENERATOR:-Unix Makefiles} in
+    *Makefiles*) keep_going_flag=(-- -k) ;;
+    Ninja*) keep_going_flag=(-- -k 0) ;;
+    esac
+    if (($# > 0)); then
+        cmake --build "$dir" -j "$jobs" --target "$@" "${keep_going_flag[@]}"
+    else
+        cmake --build "$dir" -j "$jobs" "${keep_going_flag[@]}"
+    fi
+}
+
+# run_ctest <dir> [ctest args...]: runs ctest, prints its normal output (ending with its summary
+# line), and records the pass/fail counts for the final summary.
+run_ctest() {
+    local dir=$1
+    shift
+    local log=$dir/ctest-output.log
+    local rc=0
+    ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$jobs" "$@" 2>&1 |
+        tee "$log" || rc=$?
+    local line total failed
+    line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n1 || true)
+    if [[ $line =~ ([0-9]+)\ tests?\ failed\ out\ of\ ([0-9]+) ]]; then
+        failed=${BASH_REMATCH[1]}
+        total=${BASH_REMATCH[2]}
+        echo "$((total - failed)) $failed" >>"$tests_file"
+    elif ((rc != 0)); then
+        echo "0 1" >>"$tests_file"
+    fi
+    return "$rc"
+}
+
+have_sources() { # have_sources <glob>: true when the glob matches a file
+    compgen -G "$1" >/dev/null
+}
+
+# --- stages ------------------------------------------------------------------------------------
+
+stage_format() {
+    CLANG_FORMAT=${CLANG_FORMAT:-clang-format-19} bash scripts/format.sh --check
+}
+
+stage_gcc() {
+    local dir=$build_root/gcc-debug
+    configure "$dir" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug -DCONNPOOL_WERROR=ON
+    build "$dir"
+    run_ctest "$dir"
+    run_demo "$dir"
+}
+
+# run_demo <build dir>: a short run of the demo (connpool_demo --seconds 0.5, or DEMO_ARGS).
+run_demo() {
+    local demo=$1/examples/connpool_demo
+    if [[ ! -x $demo ]]; then
+        echo "demo: examples/demo.cpp not built, skipped"
+        return 0
+    fi
+    local -a args
+    if [[ -n ${DEMO_ARGS:-} ]]; then
+        read -r -a args <<<"$DEMO_ARGS"
+    elif grep -q -- '--seconds' "$root/examples/demo.cpp"; then
+        args=(--seconds 0.5)
+    else
+        echo "demo: no short-run flag (--seconds) known and no DEMO_ARGS, skipped"
+        return 0
+    fi
+    echo "demo: $demo ${args[*]}"
+    timeout 120 "$demo" "${args[@]}"
+}
+
+stage_clang() {
+    local dir=$build_root/clang-debug
+    configure "$dir" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCONNPOOL_WERROR=ON \
+        -DCONNPOOL_BUILD_BENCHMARKS=OFF
+    local -a targets=(connpool_examples)
+    have_sources "include/connpool/*.hpp" && targets+=(connpool_header_tests)
+    have_sources "tests/unit/*.cpp" && targets+=(connpool_unit_tests)
+    build "$dir" "${targets[@]}"
+    if have_sources "tests/unit/*.cpp"; then
+        run_ctest "$dir" -L unit
+    else
+        echo "clang: no tests/unit/*.cpp, nothing to run"
+    fi
+}
+
+stage_asan() {
+    if ! have_sources "tests/unit/*.cpp"; then
+        echo "asan: no tests/unit/*.cpp, skipped"
+        return 0
+    fi
+    local dir=$build_root/asan
+    configure "$dir" -DCMAKE_CXX_COMPILER="${ASAN_CXX:-g++}" -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DCONNPOOL_SANITIZE=address,undefined \
+        -DCONNPOOL_BUILD_BENCHMARKS=OFF
+    build "$dir" connpool_unit_tests
+    export ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1
+    export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    run_ctest "$dir" -L unit
+}
+
+stage_tsan() {
+    if ! have_sources "tests/stress/*.cpp"; then
+        echo "tsan: no tests/stress/*.cpp, skipped"
+        return 0
+    fi
+    local dir=$build_root/tsan
+    configure "$dir" -DCMAKE_CXX_COMPILER="${TSAN_CXX:-clang++}" -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DCONNPOOL_SANITIZE=thread \
+        -DCONNPOOL_BUILD_BENCHMARKS=OFF
+    build "$dir" connpool_stress_tests connpool_stress_tests_mutex_stack
+    export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+    run_ctest "$dir" -L stress
+}
+
+# --- run ---------------------------------------------------------------------------------------
+failed_stages=()
+for stage in "${stages[@]}"; do
+    banner "stage: $stage"
+    start=$SECONDS
+    # A subshell with errexit on: a failing command ends the stage, not the script.
+    set +e
+    (
+        set -e
+        "stage_$stage"
+    )
+    rc=$?
+    set -e
+    elapsed=$((SECONDS - start))
+    if ((rc == 0)); then
+        status=passed
+    else
+        status="FAILED (exit $rc)"
+        failed_stages+=("$stage")
+    fi
+    printf '%-8s %-18s %5d s\n' "$stage" "$status" "$elapsed" >>"$summary_file"
+    echo "stage $stage: $status in ${elapsed} s"
+    if ((rc != 0)) && [[ $keep_going == 0 ]]; then
+        break
+    fi
+done
+
+banner "summary"
+cat "$summary_file"
+passed=0
+failed=0
+while read -r p f; do
+    passed=$((passed + p))
+    failed=$((failed + f))
+done <"$tests_file"
+if ((${#failed_stages[@]} > 0)); then
+    echo "failed stages: ${failed_stages[*]}"
+fi
+echo "tests: $passed passed, $failed failed"
+((${#failed_stages[@]} == 0))
