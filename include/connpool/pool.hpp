@@ -154,7 +154,7 @@ private:
                                                 const pool_options& opts)
     {
         detail::validate(opts);
-        return impl_type::create(std::move(ex), std::move(factory), opts);
+        return impl_type::create(std::move(ex), std::move(factory), detail::saturated(opts));
     }
 
     std::shared_ptr<impl_type> impl_;

@@ -5,6 +5,7 @@
 /// \file pool_options.hpp
 /// The pool's configuration: a plain aggregate, validated by the pool's constructor.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -17,7 +18,8 @@ namespace connpool {
 /// Configuration of a pool. An aggregate: designated initialisers work,
 /// e.g. `pool_options{.min_size = 2, .max_size = 8}`.
 ///
-/// A duration of 0 means "off" where noted. The pool's constructor throws std::invalid_argument
+/// A duration of 0 means "off" where noted; durations above a century are taken as a century
+/// (that is, never). The pool's constructor throws std::invalid_argument
 /// naming the offending field when the options are inconsistent.
 struct pool_options {
     /// Connections kept open at all times: opened when the pool starts, re-created when lost.
@@ -109,6 +111,18 @@ inline void validate(const pool_options& o)
         throw_bad_option("backoff_initial", "must not exceed backoff_max");
     if (!(o.lifetime_jitter >= 0.0 && o.lifetime_jitter < 1.0))
         throw_bad_option("lifetime_jitter", "must be in [0, 1)");
+}
+
+// Durations beyond a century mean "never" but would overflow once converted to a clock's
+// nanoseconds and added to a time point: the pool clamps them to a century.
+inline pool_options saturated(pool_options o) noexcept
+{
+    constexpr std::chrono::milliseconds century = std::chrono::hours(24 * 365 * 100);
+    for (auto* d : {&o.acquire_timeout, &o.connect_timeout, &o.idle_timeout, &o.max_lifetime,
+                    &o.validation_interval, &o.keepalive_interval, &o.backoff_initial,
+                    &o.backoff_max, &o.leak_threshold})
+        *d = std::min(*d, century);
+    return o;
 }
 
 }  // namespace detail

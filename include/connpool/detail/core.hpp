@@ -62,9 +62,10 @@ public:
     static duration delay(const pool_options& o, unsigned failures, double draw) noexcept
     {
         using ms = std::chrono::milliseconds;
-        const unsigned shift = std::min(failures == 0 ? 0u : failures - 1, 30u);
-        const auto raw = std::min<std::int64_t>(o.backoff_initial.count() << shift,
-                                                o.backoff_max.count());
+        std::int64_t raw = o.backoff_initial.count();
+        for (unsigned i = 1; i < failures && raw > 0 && raw < o.backoff_max.count(); ++i)
+            raw *= 2;  // stops at the cap: no overflow
+        raw = std::min<std::int64_t>(raw, o.backoff_max.count());
         const auto jittered = static_cast<std::int64_t>(
             std::llround(static_cast<double>(raw) * (1.0 - 0.5 * draw)));
         return std::chrono::duration_cast<duration>(ms(jittered));
