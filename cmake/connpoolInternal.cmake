@@ -27,6 +27,12 @@ if(NOT CONNPOOL_SANITIZE STREQUAL "")
     if(CONNPOOL_SANITIZE MATCHES "undefined")
         # Make every UBSan finding fatal, whatever UBSAN_OPTIONS says.
         list(APPEND connpool_san_flags -fno-sanitize-recover=undefined)
+        if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 17)
+            # Clang < 17's -fsanitize=function (part of "undefined" for C++) breaks the assembler on
+            # inline functions in COMDAT sections ("Cannot represent a difference across
+            # sections") at -O1.
+            list(APPEND connpool_san_flags -fno-sanitize=function)
+        endif()
     endif()
     target_compile_options(connpool_sanitizers INTERFACE ${connpool_san_flags})
     target_link_options(connpool_sanitizers INTERFACE ${connpool_san_flags})

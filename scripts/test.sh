@@ -9,8 +9,9 @@
 #           ctest: every test (unit, stress, compile-fail, consumer, examples); then a short run of
 #           the demo (connpool_demo --seconds 0.5; DEMO_ARGS overrides the arguments)
 #   clang   clang++ Debug, -Werror: build unit tests, examples, header tests; ctest -L unit
-#   asan    g++ -O1 with AddressSanitizer + UndefinedBehaviorSanitizer: ctest -L unit
-#   tsan    clang++ -O1 with ThreadSanitizer: both stress binaries (lock-free and mutex idle
+#   asan    clang++ -O1 with AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer):
+#           unit tests; ctest -L unit
+#   tsan    g++ -O1 with ThreadSanitizer: both stress binaries (lock-free and mutex-based idle
 #           stack); ctest -L stress
 #
 # Environment:
@@ -18,8 +19,9 @@
 #   JOBS         parallel compile and test jobs (default: 2)
 #   CLEAN=1      wipe each stage's build tree before configuring it
 #   KEEP_GOING=0 stop at the first failing stage (default: run every stage, then fail)
-#   TSAN_CXX     compiler of the tsan stage (default: clang++; g++ works too)
-#   ASAN_CXX     compiler of the asan stage (default: g++)
+#   ASAN_CXX     compiler of the asan stage (default: clang++, which compiles Asio with ASan+UBSan
+#                about twice as fast as g++ 12; g++ works too)
+#   TSAN_CXX     compiler of the tsan stage (default: g++; clang++ works too)
 #
 # Exit status: 0 when every stage passed. The last line sums up the ctest runs as
 # "tests: N passed, N failed".
@@ -173,9 +175,10 @@ stage_asan() {
         echo "asan: no tests/unit/*.cpp, skipped"
         return 0
     fi
-    local dir=$build_root/asan
-    configure "$dir" -DCMAKE_CXX_COMPILER="${ASAN_CXX:-g++}" -DCMAKE_BUILD_TYPE=Debug \
-        -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DCONNPOOL_SANITIZE=address,undefined \
+    local cxx=${ASAN_CXX:-clang++}
+    local dir=$build_root/asan-${cxx##*/}
+    configure "$dir" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DCONNPOOL_SANITIZE=address,undefined \
         -DCONNPOOL_BUILD_BENCHMARKS=OFF
     build "$dir" connpool_unit_tests
     export ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1
@@ -188,9 +191,10 @@ stage_tsan() {
         echo "tsan: no tests/stress/*.cpp, skipped"
         return 0
     fi
-    local dir=$build_root/tsan
-    configure "$dir" -DCMAKE_CXX_COMPILER="${TSAN_CXX:-clang++}" -DCMAKE_BUILD_TYPE=Debug \
-        -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DCONNPOOL_SANITIZE=thread \
+    local cxx=${TSAN_CXX:-g++}
+    local dir=$build_root/tsan-${cxx##*/}
+    configure "$dir" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DCONNPOOL_SANITIZE=thread \
         -DCONNPOOL_BUILD_BENCHMARKS=OFF
     build "$dir" connpool_stress_tests connpool_stress_tests_mutex_stack
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1

@@ -73,7 +73,7 @@ TEMPLATE_TEST_CASE("no lost wake-ups: more threads than connections, every acqui
     std::vector<std::thread> workers;
     for (int w = 0; w < threads; ++w) {
         workers.emplace_back([&, w] {
-            std::mt19937 rng(w);
+            std::mt19937 rng(static_cast<unsigned>(w));
             for (int i = 0; i < iterations; ++i) {
                 error_code ec;
                 handle h = p.acquire(20s, ec);

@@ -211,7 +211,7 @@ TEST_CASE("many threads using every API at once keep every invariant", "[stress]
     // Blocking acquirers with short, random timeouts.
     for (int w = 0; w < 2; ++w) {
         workers.emplace_back([&, w] {
-            std::mt19937 rng(100 + w);
+            std::mt19937 rng(static_cast<unsigned>(100 + w));
             for (int i = 0; i < ops; ++i) {
                 error_code ec;
                 auto h = p.acquire(std::chrono::milliseconds(rng() % 20), ec);
@@ -225,7 +225,7 @@ TEST_CASE("many threads using every API at once keep every invariant", "[stress]
     // try_acquire spinners.
     for (int w = 0; w < 2; ++w) {
         workers.emplace_back([&, w] {
-            std::mt19937 rng(200 + w);
+            std::mt19937 rng(static_cast<unsigned>(200 + w));
             for (int i = 0; i < ops; ++i) {
                 if (auto h = p.try_acquire()) {
                     if (!*h)
@@ -246,10 +246,10 @@ TEST_CASE("many threads using every API at once keep every invariant", "[stress]
     std::atomic<long> async_outstanding{0};
     for (int w = 0; w < 2; ++w) {
         workers.emplace_back([&, w] {
-            std::mt19937 rng(300 + w);
+            std::mt19937 rng(static_cast<unsigned>(300 + w));
             auto strand = asio::make_strand(ioc);
-            auto& mine = async_ops[w];
-            mine.reserve(ops);
+            auto& mine = async_ops[static_cast<std::size_t>(w)];
+            mine.reserve(static_cast<std::size_t>(ops));
             std::atomic<int> in_flight{0};
             for (int i = 0; i < ops; ++i) {
                 while (in_flight.load() >= 4)
@@ -259,7 +259,7 @@ TEST_CASE("many threads using every API at once keep every invariant", "[stress]
                 const auto timeout = std::chrono::milliseconds(rng() % 30);
                 const unsigned cancel = rng() % 8;  // 0..2: cancel with that type
                 const bool hold_across_post = rng() % 2 == 0;
-                const unsigned seed = rng();
+                const auto seed = static_cast<unsigned>(rng());
                 ++in_flight;
                 ++async_outstanding;
                 asio::post(strand, [&, op, timeout, cancel, hold_across_post, seed, strand] {
@@ -332,9 +332,9 @@ TEST_CASE("many threads using every API at once keep every invariant", "[stress]
         std::printf("[stress] every API: %s\n  monitor samples=%ld max size=%zu max live=%ld "
                     "acquired=%llu created=%llu connect_failures=%llu\n",
                     t.report().c_str(), mon.samples.load(), mon.max_size_seen.load(),
-                    mon.max_live_seen.load(), (unsigned long long)p.stats().acquired,
-                    (unsigned long long)p.stats().created,
-                    (unsigned long long)p.stats().connect_failures);
+                    mon.max_live_seen.load(), static_cast<unsigned long long>(p.stats().acquired),
+                    static_cast<unsigned long long>(p.stats().created),
+                    static_cast<unsigned long long>(p.stats().connect_failures));
     INFO(t.report());
     INFO("monitor samples=" << mon.samples << " max size seen=" << mon.max_size_seen
                             << " max live seen=" << mon.max_live_seen);
@@ -395,7 +395,7 @@ TEST_CASE("closing the pool while threads hammer it fails everyone cleanly and l
     std::vector<std::thread> workers;
     for (int w = 0; w < 3; ++w) {
         workers.emplace_back([&, w] {
-            std::mt19937 rng(500 + w);
+            std::mt19937 rng(static_cast<unsigned>(500 + w));
             for (int i = 0; i < ops; ++i) {
                 error_code ec;
                 const bool closed_before = is_closed.load();

@@ -278,7 +278,7 @@ public:
             bad_ids_.fetch_add(1, std::memory_order_relaxed);
             return false;
         }
-        if (lent_[id].exchange(1, std::memory_order_relaxed) != 0) {
+        if (lent_[static_cast<std::size_t>(id)].exchange(1, std::memory_order_relaxed) != 0) {
             double_lends_.fetch_add(1, std::memory_order_relaxed);
             return false;
         }
@@ -289,7 +289,7 @@ public:
     {
         if (id <= 0 || static_cast<std::size_t>(id) >= max_ids)
             return;
-        if (lent_[id].exchange(0, std::memory_order_relaxed) == 0)
+        if (lent_[static_cast<std::size_t>(id)].exchange(0, std::memory_order_relaxed) == 0)
             bad_returns_.fetch_add(1, std::memory_order_relaxed);
         else
             lent_now_.fetch_sub(1, std::memory_order_relaxed);
@@ -297,7 +297,7 @@ public:
     bool is_lent(int id) const noexcept
     {
         return id > 0 && static_cast<std::size_t>(id) < max_ids &&
-               lent_[id].load(std::memory_order_relaxed) != 0;
+               lent_[static_cast<std::size_t>(id)].load(std::memory_order_relaxed) != 0;
     }
     long double_lends() const noexcept { return double_lends_.load(std::memory_order_relaxed); }
     long bad_returns() const noexcept { return bad_returns_.load(std::memory_order_relaxed); }

@@ -104,6 +104,18 @@ TEST_CASE_METHOD(F, "a moved lease keeps the connection and the moved-from one i
     CHECK(d->id == other);
 }
 
+TEST_CASE_METHOD(F, "invalidate survives moving the lease", "[acquire][invalidate]")
+{
+    make_pool({.max_size = 1});
+    auto a = acquire_now();
+    a.invalidate();
+    handle b = std::move(a);
+    b.release();
+    poll();
+    CHECK(!backend->is_live(1));
+    CHECK(stats().destroyed_broken == 1);
+}
+
 TEST_CASE_METHOD(F, "the most recently returned connection is lent first (LIFO)", "[acquire][lifo]")
 {
     make_pool({.max_size = 3});
@@ -160,10 +172,10 @@ TEST_CASE_METHOD(F, "waiters are served in arrival order", "[waiters][fifo]")
     CHECK(stats().waiters == 4);
     CHECK(order.empty());
     held.release();
-    for (int i = 0; i < 4; ++i) {
+    for (std::size_t i = 0; i < 4; ++i) {
         poll();
-        REQUIRE(order.size() == static_cast<std::size_t>(i + 1));
-        CHECK(order.back() == i);
+        REQUIRE(order.size() == i + 1);
+        CHECK(order.back() == static_cast<int>(i));
         REQUIRE(!waiters[i]->ec());
         CHECK(waiters[i]->value()->id == 1);
         waiters[i]->value().release();  // hand it on to the next waiter

@@ -6,6 +6,8 @@
 
 #include "support/pool_fixture.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/error.hpp>
 
 #include <algorithm>
@@ -193,6 +195,54 @@ TEST_CASE_METHOD(PF, "an acquire whose deadline passes during validation times o
     CHECK((*h)->id == 1);
 }
 
+TEST_CASE_METHOD(PF, "cancelling an acquire during validation returns the validated connection",
+                 "[health][validation][cancel]")
+{
+    auto& p = make_pool({.max_size = 1, .validation_interval = 500ms, .keepalive_interval = 0ms});
+    acquire_now().release();
+    poll();
+    advance(1s);
+    backend->push_ping(outcome::pending());
+    asio::cancellation_signal sig;
+    acquire_result r;
+    p.async_acquire(asio::bind_cancellation_slot(sig.slot(), r.handler()));
+    poll();
+    REQUIRE(backend->pending_pings() == 1);
+    sig.emit(asio::cancellation_type::terminal);
+    poll();
+    REQUIRE(r.called_once());
+    CHECK(r.ec() == asio::error::operation_aborted);
+    backend->complete_next_ping();
+    poll();
+    CHECK(p.stats().size == 1);
+    CHECK(p.stats().idle == 1);
+    CHECK(p.stats().in_use == 0);
+    auto h = p.try_acquire();
+    REQUIRE(h);
+    CHECK((*h)->id == 1);
+}
+
+TEST_CASE_METHOD(PF, "a connection cleared during its validation is not lent", "[health][validation][clear]")
+{
+    auto& p = make_pool({.max_size = 2, .validation_interval = 500ms, .keepalive_interval = 0ms});
+    acquire_now().release();
+    poll();
+    advance(1s);
+    backend->push_ping(outcome::pending());
+    acquire_result r;
+    p.async_acquire(r.handler());
+    poll();
+    REQUIRE(backend->pending_pings() == 1);
+    p.clear();
+    backend->complete_next_ping();  // the ping succeeds, but the connection predates clear()
+    poll();
+    REQUIRE(r.called_once());
+    CHECK(!r.ec());
+    CHECK(r.value()->id == 2);
+    CHECK(!backend->is_live(1));
+    CHECK(p.stats().destroyed_cleared == 1);
+}
+
 // -------------------------------------------------------------------------------- keepalive
 
 TEST_CASE_METHOD(PF, "idle connections are pinged in the background after keepalive_interval",
@@ -221,6 +271,24 @@ TEST_CASE_METHOD(PF, "a connection whose keepalive ping fails is destroyed and r
     CHECK(stats().destroyed_broken == 1);
     CHECK(backend->live() == 1);  // replaced
     CHECK(stats().idle == 1);
+}
+
+TEST_CASE_METHOD(PF, "keepalive keeps min_size connections while surplus ones still age out",
+                 "[health][keepalive][idle]")
+{
+    make_pool({.min_size = 1, .max_size = 2, .idle_timeout = 10s, .max_lifetime = 0ms,
+               .validation_interval = 500ms, .keepalive_interval = 2s});
+    {
+        auto a = acquire_now();
+        auto b = acquire_now();
+    }
+    poll();
+    REQUIRE(backend->live() == 2);
+    advance_in_steps(21s, 250ms);  // 2 * idle_timeout + 1 s
+    CHECK(backend->pings() >= 1);  // the connection kept for min_size was pinged...
+    CHECK(backend->live() == 1);   // ...and the surplus one aged out all the same
+    CHECK(stats().destroyed_idle == 1);
+    CHECK(stats().destroyed_broken == 0);
 }
 
 TEST_CASE_METHOD(PF, "keepalive_interval 0 sends no background pings", "[health][keepalive]")
@@ -360,6 +428,41 @@ TEST_CASE_METHOD(RF, "a failed reset below min_size is replaced", "[health][rese
     CHECK(!backend->is_live(1));
     CHECK(backend->live() == 1);
     CHECK(stats().idle == 1);
+}
+
+TEST_CASE_METHOD(RF, "a connection being reset serves the next waiter without an extra connect",
+                 "[health][reset][demand]")
+{
+    auto& p = make_pool({.max_size = 2});
+    auto h = acquire_now();
+    backend->push_reset(outcome::pending());
+    h.release();
+    poll();
+    REQUIRE(backend->pending_resets() == 1);
+    acquire_result r;
+    p.async_acquire(r.handler());
+    poll();
+    CHECK(backend->connects_started() == 1);  // the connection on its way will serve it
+    REQUIRE(backend->complete_next_reset());
+    poll();
+    REQUIRE(r.called_once());
+    CHECK(r.value()->id == 1);
+}
+
+TEST_CASE_METHOD(RF, "a connection cleared during its reset is discarded", "[health][reset][clear]")
+{
+    auto& p = make_pool({.max_size = 1});
+    backend->push_reset(outcome::pending());
+    acquire_now().release();
+    poll();
+    REQUIRE(backend->pending_resets() == 1);
+    p.clear();
+    backend->complete_next_reset();
+    poll();
+    CHECK(!backend->is_live(1));
+    CHECK(p.stats().destroyed_cleared == 1);
+    auto h = acquire_now();
+    CHECK(h->id == 2);
 }
 
 TEST_CASE_METHOD(RF, "a waiter gets the connection after its reset", "[health][reset][waiters]")

@@ -170,6 +170,26 @@ TEST_CASE_METHOD(F, "a lent connection past its lifetime is retired when it come
     CHECK(p.stats().size == 0);
 }
 
+TEST_CASE_METHOD(F, "a connection returned past its lifetime is not handed to a waiter",
+                 "[lifecycle][lifetime][waiters]")
+{
+    auto& p = make_pool({.max_size = 1, .acquire_timeout = 3600s, .idle_timeout = 0ms,
+                         .max_lifetime = 100s});
+    auto h = acquire_now();
+    advance(50s);
+    acquire_result w;
+    p.async_acquire(w.handler());
+    poll();
+    advance(60s);  // h is now past its lifetime
+    h.release();
+    poll();
+    REQUIRE(w.called_once());
+    CHECK(!w.ec());
+    CHECK(w.value()->id == 2);
+    CHECK(!backend->is_live(1));
+    CHECK(p.stats().destroyed_lifetime == 1);
+}
+
 TEST_CASE_METHOD(F, "retirement below min_size opens a replacement", "[lifecycle][lifetime][min_size]")
 {
     make_pool({.min_size = 1, .max_size = 1, .idle_timeout = 0ms, .max_lifetime = 100s});

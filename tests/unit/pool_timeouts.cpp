@@ -125,6 +125,170 @@ TEST_CASE_METHOD(F, "only the expired waiter times out; later waiters keep their
     CHECK(!last.ec());
 }
 
+TEST_CASE_METHOD(F, "a deadline that passes while the connection is being handed over loses nothing",
+                 "[timeout][handoff]")
+{
+    auto& p = make_pool({.max_size = 1});
+    auto held = acquire_now();
+    acquire_result r;
+    p.async_acquire(100ms, r.handler());
+    poll();
+    held.release();                  // handed to the waiter...
+    manual_clock::advance(101ms);    // ...whose deadline passes before anything runs
+    poll();
+    REQUIRE(r.called_once());
+    if (r.ec()) {
+        CHECK(r.ec() == errc::acquire_timeout);
+        CHECK(!r.value());
+    }
+    else {
+        CHECK(r.value());
+        r.value().release();
+    }
+    poll();
+    CHECK(p.stats().in_use == 0);
+    CHECK(p.stats().idle == 1);
+    auto again = p.try_acquire();
+    REQUIRE(again);
+    CHECK((*again)->id == 1);
+}
+
+TEST_CASE_METHOD(F, "a connect that completes after its waiter timed out yields an idle connection",
+                 "[timeout][connect]")
+{
+    auto& p = make_pool({.max_size = 1});
+    backend->set_connect(outcome::pending());
+    acquire_result r;
+    p.async_acquire(100ms, r.handler());
+    poll();
+    advance(101ms);
+    REQUIRE(r.called_once());
+    CHECK(r.ec() == errc::acquire_timeout);
+    REQUIRE(backend->complete_next_connect());
+    poll();
+    CHECK(p.stats().size == 1);
+    CHECK(p.stats().idle == 1);
+    auto h = p.try_acquire();
+    REQUIRE(h);
+    CHECK((*h)->id == 1);
+}
+
+TEST_CASE_METHOD(F, "a huge timeout never expires (no overflow)", "[timeout]")
+{
+    auto& p = make_pool({.max_size = 1});
+    auto held = acquire_now();
+    acquire_result r1, r2;
+    p.async_acquire(std::chrono::milliseconds::max(), r1.handler());
+    p.async_acquire(std::chrono::hours(24 * 365 * 1000), r2.handler());
+    poll();
+    advance(24h);
+    CHECK(!r1.called());  // an overflowed deadline would have fired at once
+    CHECK(!r2.called());
+    held.release();
+    poll();
+    REQUIRE(r1.called_once());
+    CHECK(!r1.ec());
+    r1.value().release();
+    poll();
+    REQUIRE(r2.called_once());
+    CHECK(!r2.ec());
+}
+
+TEST_CASE_METHOD(fixture<ping_factory>, "huge durations in the options mean 'very long', not overflow",
+                 "[timeout][options]")
+{
+    // milliseconds::max() (or anything beyond ~292 years) does not fit the clock's nanoseconds:
+    // the pool must saturate, not wrap around to "already expired".
+    using ms = std::chrono::milliseconds;
+    constexpr ms huge = ms::max();
+    SECTION("acquire_timeout")
+    {
+        auto& p = make_pool({.max_size = 1, .acquire_timeout = huge});
+        auto h = acquire_now();
+        acquire_result w;
+        p.async_acquire(w.handler());
+        poll();
+        advance_in_steps(48h, 1h);
+        CHECK(!w.called());
+    }
+    SECTION("connect_timeout")
+    {
+        auto& p = make_pool({.max_size = 1, .connect_timeout = huge});
+        backend->set_connect(outcome::pending());
+        acquire_result w;
+        p.async_acquire(w.handler());
+        poll();
+        advance_in_steps(48h, 1h);
+        CHECK(p.stats().connect_failures == 0);
+        CHECK(backend->pending_connects() == 1);
+    }
+    SECTION("idle_timeout")
+    {
+        auto& p = make_pool({.max_size = 1, .idle_timeout = huge, .max_lifetime = 0ms,
+                             .keepalive_interval = 0ms});
+        acquire_now().release();
+        poll();
+        advance_in_steps(48h, 1h);
+        CHECK(p.stats().destroyed_idle == 0);
+        CHECK(backend->live() == 1);
+    }
+    SECTION("max_lifetime")
+    {
+        auto& p = make_pool({.min_size = 1, .max_size = 1, .max_lifetime = huge});
+        advance_in_steps(48h, 1h);
+        CHECK(p.stats().destroyed_lifetime == 0);
+        CHECK(backend->is_live(1));
+    }
+    SECTION("validation_interval")
+    {
+        make_pool({.max_size = 1, .max_lifetime = 0ms, .validation_interval = huge,
+                   .keepalive_interval = 0ms});
+        acquire_now().release();
+        poll();
+        advance(1h);
+        acquire_now().release();
+        poll();
+        CHECK(backend->pings() == 0);
+    }
+    SECTION("keepalive_interval")
+    {
+        make_pool({.min_size = 1, .max_size = 1, .max_lifetime = 0ms, .keepalive_interval = huge});
+        advance_in_steps(48h, 1h);
+        CHECK(backend->pings() == 0);
+    }
+    SECTION("leak_threshold")
+    {
+        auto& p = make_pool({.max_size = 1, .leak_threshold = huge});
+        auto h = acquire_now();
+        advance_in_steps(48h, 1h);
+        h.release();
+        poll();
+        CHECK(p.stats().leaks_suspected == 0);
+    }
+}
+
+TEST_CASE_METHOD(F, "timed-out and cancelled waiters no longer count toward max_waiters",
+                 "[exhausted][timeout]")
+{
+    auto& p = make_pool({.max_size = 1, .max_waiters = 1});
+    auto held = acquire_now();
+    acquire_result first;
+    p.async_acquire(50ms, first.handler());
+    poll();
+    advance(51ms);
+    REQUIRE(first.called_once());
+    CHECK(first.ec() == errc::acquire_timeout);
+    acquire_result second;
+    p.async_acquire(second.handler());
+    poll();
+    CHECK(!second.called());  // accepted as the one waiter
+    CHECK(p.stats().exhausted == 0);
+    held.release();
+    poll();
+    REQUIRE(second.called_once());
+    CHECK(!second.ec());
+}
+
 // ------------------------------------------------------------------------ connect timeouts
 
 TEST_CASE_METHOD(F, "a connect slower than connect_timeout fails with connect_timeout and frees its slot",
@@ -516,6 +680,26 @@ TEST_CASE_METHOD(F, "cancelling a completed acquire has no effect", "[cancel]")
     CHECK(r.value());
     CHECK(p.stats().cancelled == 0);
     CHECK(p.stats().in_use == 1);
+}
+
+TEST_CASE_METHOD(F, "cancelling a waiter frees its place for max_waiters", "[cancel][exhausted]")
+{
+    auto& p = make_pool({.max_size = 1, .max_waiters = 1});
+    auto held = acquire_now();
+    asio::cancellation_signal sig;
+    acquire_result first, second;
+    p.async_acquire(asio::bind_cancellation_slot(sig.slot(), first.handler()));
+    poll();
+    sig.emit(asio::cancellation_type::terminal);
+    poll();
+    REQUIRE(first.called_once());
+    p.async_acquire(second.handler());
+    poll();
+    CHECK(!second.called());
+    held.release();
+    poll();
+    REQUIRE(second.called_once());
+    CHECK(!second.ec());
 }
 
 TEST_CASE_METHOD(F, "a cancelled timed acquire does not also time out", "[cancel][timeout]")
