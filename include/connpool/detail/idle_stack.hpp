@@ -134,8 +134,8 @@ private:
         return static_cast<std::uint32_t>(v >> 32);
     }
 
+    // alignas(64) also rounds the class up to whole lines: the head's line is its own.
     alignas(64) std::atomic<std::uint64_t> head_{pack(nil_index, 0)};
-    char pad_[64 - sizeof(std::atomic<std::uint64_t>)]{};  // keep the head's line to itself
 };
 
 // Same contract, a mutex instead of the CAS loop. Used to cross-check the lock-free stack.
