@@ -181,14 +181,15 @@ TEST_CASE("waiters are served in arrival order while newcomers race the handoffs
             if (i % 3 == 2) {
                 // Every third waiter is asynchronous; it releases at once, like the threads.
                 p.async_acquire(10s, [&, i](error_code aec, handle h) {
-                    ++async_calls;
-                    if (aec || !h) {
+                    if (aec || !h)
                         ++async_errors;
-                        return;
+                    else {
+                        std::lock_guard lk(mtx);
+                        order.push_back(i);
+                        ++served;
                     }
-                    std::lock_guard lk(mtx);
-                    order.push_back(i);
-                    ++served;
+                    h.release();   // hand it on before signalling completion
+                    ++async_calls;  // last: the round's locals may go away after this
                 });
             }
             else {
@@ -205,16 +206,32 @@ TEST_CASE("waiters are served in arrival order while newcomers race the handoffs
             }
             REQUIRE(wait_until([&] { return p.stats().waiters == static_cast<std::size_t>(i + 1); }));
         }
-        // The newcomer hammers try_acquire until every waiter has been served.
+        // The newcomer hammers try_acquire and zero-timeout async_acquire until every waiter has
+        // been served; neither may get the connection before the last waiter had it.
         std::atomic<bool> stop_newcomer{false};
-        std::atomic<long> newcomer_wins{0};
+        std::atomic<long> newcomer_wins{0}, newcomer_issued{0}, newcomer_done{0};
         std::thread newcomer([&] {
-            while (!stop_newcomer.load()) {
-                if (auto h = p.try_acquire()) {
-                    std::lock_guard lk(mtx);
-                    if (served.load() < waiters)
-                        order.push_back(-1);
-                    ++newcomer_wins;
+            for (unsigned n = 0; !stop_newcomer.load(); ++n) {
+                if (n % 2 == 0) {
+                    if (auto h = p.try_acquire()) {
+                        std::lock_guard lk(mtx);
+                        if (served.load() < waiters)
+                            order.push_back(-1);
+                        ++newcomer_wins;
+                    }
+                }
+                else if (newcomer_issued.load() - newcomer_done.load() < 4) {
+                    ++newcomer_issued;
+                    p.async_acquire(0ms, [&](error_code, handle h) {
+                        if (h) {
+                            std::lock_guard lk(mtx);
+                            if (served.load() < waiters)
+                                order.push_back(-2);
+                            ++newcomer_wins;
+                        }
+                        h.release();
+                        ++newcomer_done;  // last
+                    });
                 }
                 std::this_thread::yield();
             }
@@ -226,6 +243,7 @@ TEST_CASE("waiters are served in arrival order while newcomers race the handoffs
         REQUIRE(wait_until([&] { return async_calls.load() == async_expected; }, 20s));
         stop_newcomer = true;
         newcomer.join();
+        REQUIRE(wait_until([&] { return newcomer_done.load() == newcomer_issued.load(); }, 20s));
         REQUIRE(served.load() == waiters);
         std::vector<int> expected;
         for (int i = 0; i < waiters; ++i)

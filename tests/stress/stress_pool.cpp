@@ -185,6 +185,7 @@ TEST_CASE("many threads using every API at once keep every invariant", "[stress]
     const connpool::pool_options opts{
         .min_size = 2,
         .max_size = max_size,
+        .max_waiters = 8,
         .acquire_timeout = 2s,
         .connect_timeout = 1s,
         .idle_timeout = 40ms,
@@ -359,6 +360,15 @@ TEST_CASE("many threads using every API at once keep every invariant", "[stress]
     CHECK(s.in_use == 0);
     CHECK(s.waiters == 0);
     CHECK(s.acquired >= static_cast<std::uint64_t>(t.ok.load()));
+    CHECK(s.exhausted == static_cast<std::uint64_t>(t.exhausted.load()));
+    // Accounting: every successful connect was counted once and destroyed once.
+    INFO("created " << s.created << " connects succeeded " << backend->connects_succeeded()
+                    << " destroyed idle/lifetime/broken/cleared/closed " << s.destroyed_idle << "/"
+                    << s.destroyed_lifetime << "/" << s.destroyed_broken << "/"
+                    << s.destroyed_cleared << "/" << s.destroyed_closed);
+    CHECK(s.created == static_cast<std::uint64_t>(backend->connects_succeeded()));
+    CHECK(s.created == s.destroyed_idle + s.destroyed_lifetime + s.destroyed_broken +
+                           s.destroyed_cleared + s.destroyed_closed);
 
     io.stop();
     pool_storage.reset();

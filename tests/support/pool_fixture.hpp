@@ -76,9 +76,30 @@ struct basic_fixture {
     void destroy_pool()
     {
         if (pool_ptr) {
+            poll();
+            check_accounting();
             pool_ptr.reset();
             poll();
         }
+    }
+
+    /// Every test ends with these checks (while the pool is still open and quiescent): every
+    /// successful connect is counted in `created`, every destruction in exactly one destroyed_*
+    /// counter, and the difference is the number of connections that exist.
+    void check_accounting()
+    {
+        const pool_stats s = pool().stats();
+        const std::uint64_t destroyed = s.destroyed_idle + s.destroyed_lifetime +
+                                        s.destroyed_broken + s.destroyed_cleared +
+                                        s.destroyed_closed;
+        INFO("accounting at the end of the test: created " << s.created << ", destroyed "
+             << destroyed << ", live " << backend->live() << ", connects succeeded "
+             << backend->connects_succeeded() << ", idle " << s.idle << ", in_use " << s.in_use
+             << ", maintenance " << s.maintenance);
+        CHECK(s.created == static_cast<std::uint64_t>(backend->connects_succeeded()));
+        CHECK(s.created - destroyed == static_cast<std::uint64_t>(backend->live()));
+        CHECK(s.idle + s.in_use + s.maintenance == static_cast<std::size_t>(backend->live()));
+        CHECK(s.size == s.idle + s.in_use + s.pending + s.maintenance);
     }
 
     std::size_t poll() { return poll_all(ioc); }
