@@ -833,25 +833,19 @@ private:
     void on_connected(slot_type& s, Connection&& conn)
     {
         const time_point now = Clock::now();
-        const bool stale = closed_.load(std::memory_order_acquire) ||
-                           s.generation != generation_.load(std::memory_order_acquire);
-        double draw = 0;
+        double draw;
         {
             std::lock_guard lk(mtx_);
             --connecting_;
-            if (!stale) {
-                tracker_.on_success();
-                draw = jitter_();
-            }
-        }
-        if (stale) {
-            // Opened for a pool that has since been closed or cleared: never lent.
-            s.conn.emplace(std::move(conn));
-            return discard(s, closed_.load(std::memory_order_acquire) ? destroy_cause::closed
-                                                                       : destroy_cause::cleared);
+            tracker_.on_success();  // the backend answers, whatever becomes of this connection
+            draw = jitter_();
         }
         pool_counters::bump(counters_.created);
         s.conn.emplace(std::move(conn));
+        if (closed_.load(std::memory_order_acquire))
+            return discard(s, destroy_cause::closed);  // opened for a pool closed since
+        if (s.generation != generation_.load(std::memory_order_acquire))
+            return discard(s, destroy_cause::cleared);  // opened before a clear(): never lent
         s.created = ticks(now);
         s.expiry = ticks(expiry_of<Clock>(opts_, now, draw));
         mark_used(s, now);
