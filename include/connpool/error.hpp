@@ -22,8 +22,8 @@ enum class errc {
     acquire_timeout,  ///< The acquire deadline passed and no connect attempt had failed.
     pool_exhausted,   ///< More than pool_options::max_waiters acquirers were already waiting.
     connect_timeout,  ///< A connect attempt took longer than pool_options::connect_timeout.
-    would_deadlock,   ///< A blocking acquire() was called from a thread running the pool's executor.
-    factory_error,    ///< An adapted factory (blocking or coroutine) threw a non-system_error.
+    would_deadlock,  ///< A blocking acquire() was called from a thread running the pool's executor.
+    factory_error,   ///< An adapted factory (blocking or coroutine) threw a non-system_error.
 };
 
 namespace detail {

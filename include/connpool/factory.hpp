@@ -19,8 +19,8 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -51,31 +51,28 @@ struct status_handler_archetype {
 /// The required member: `f.async_connect(token)`, an Asio async operation completing with
 /// `void(error_code, Connection)`. On failure the Connection argument is ignored.
 template <class Factory, class Connection>
-concept factory_has_async_connect = requires(Factory& f) {
-    f.async_connect(detail::connect_handler_archetype<Connection>{});
-};
+concept factory_has_async_connect =
+    requires(Factory& f) { f.async_connect(detail::connect_handler_archetype<Connection>{}); };
 
 /// A backend the pool can open connections of. Connections must be movable; a factory is moved
 /// into the pool, and the pool calls its members from one strand of the pool's executor at a time
 /// (so a factory need not be thread-safe), except is_healthy, which may be called from any thread.
 template <class Factory, class Connection>
-concept connection_factory = std::move_constructible<Connection> &&
-                             std::move_constructible<Factory> &&
-                             factory_has_async_connect<Factory, Connection>;
+concept connection_factory =
+    std::move_constructible<Connection> && std::move_constructible<Factory> &&
+    factory_has_async_connect<Factory, Connection>;
 
 /// Optional: `f.async_ping(conn, token)` completing with `void(error_code)`: validation of
 /// long-idle connections before they are lent, and background keepalive.
 template <class Factory, class Connection>
-concept factory_has_async_ping = requires(Factory& f, Connection& c) {
-    f.async_ping(c, detail::status_handler_archetype{});
-};
+concept factory_has_async_ping =
+    requires(Factory& f, Connection& c) { f.async_ping(c, detail::status_handler_archetype{}); };
 
 /// Optional: `f.async_reset(conn, token)` completing with `void(error_code)`: run on every return
 /// (e.g. `DISCARD ALL`); a connection whose reset fails is destroyed.
 template <class Factory, class Connection>
-concept factory_has_async_reset = requires(Factory& f, Connection& c) {
-    f.async_reset(c, detail::status_handler_archetype{});
-};
+concept factory_has_async_reset =
+    requires(Factory& f, Connection& c) { f.async_reset(c, detail::status_handler_archetype{}); };
 
 /// Optional: `f.is_healthy(conn)`, a cheap synchronous check (e.g. PQstatus) made when a connection
 /// is returned and before it is lent; false destroys it. Must be safe to call from any thread.
@@ -170,8 +167,9 @@ public:
         requires requires(Driver& d, connection_type& c) { d.ping(c); }
     auto async_ping(connection_type& conn, CompletionToken&& token)
     {
-        return async_status_call(conn, [](Driver& d, connection_type& c) { d.ping(c); },
-                                 std::forward<CompletionToken>(token));
+        return async_status_call(
+            conn, [](Driver& d, connection_type& c) { d.ping(c); },
+            std::forward<CompletionToken>(token));
     }
 
     /// Completion signature: void(error_code). Present when Driver has reset(Conn&).
@@ -179,8 +177,9 @@ public:
         requires requires(Driver& d, connection_type& c) { d.reset(c); }
     auto async_reset(connection_type& conn, CompletionToken&& token)
     {
-        return async_status_call(conn, [](Driver& d, connection_type& c) { d.reset(c); },
-                                 std::forward<CompletionToken>(token));
+        return async_status_call(
+            conn, [](Driver& d, connection_type& c) { d.reset(c); },
+            std::forward<CompletionToken>(token));
     }
 
     /// Present when Driver has is_healthy(const Conn&).
@@ -213,8 +212,8 @@ private:
                                        work = std::move(work)]() mutable {
             std::apply(
                 [&](auto&&... args) {
-                    boost::asio::post(ex, boost::asio::append(std::move(handler),
-                                                              std::move(args)...));
+                    boost::asio::post(ex,
+                                      boost::asio::append(std::move(handler), std::move(args)...));
                 },
                 work());
         });
@@ -226,8 +225,7 @@ private:
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
             [st = state_, &conn, call](auto handler) {
                 run(*st, std::move(handler), [st, &conn, call] {
-                    return std::make_tuple(
-                        detail::call_capturing([&] { call(st->driver, conn); }));
+                    return std::make_tuple(detail::call_capturing([&] { call(st->driver, conn); }));
                 });
             },
             token);
@@ -274,10 +272,10 @@ public:
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code, connection_type)>(
             [this](auto handler) {
-                spawn(std::move(handler), connect_(), [](auto& h, std::exception_ptr ep,
-                                                         connection_type c) {
-                    std::move(h)(detail::to_error_code(ep), std::move(c));
-                });
+                spawn(std::move(handler), connect_(),
+                      [](auto& h, std::exception_ptr ep, connection_type c) {
+                          std::move(h)(detail::to_error_code(ep), std::move(c));
+                      });
             },
             token);
     }
@@ -304,14 +302,15 @@ private:
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
             [&fn, &conn](auto handler) {
-                spawn(std::move(handler), fn(conn),
-                      [](auto& h, std::exception_ptr ep) { std::move(h)(detail::to_error_code(ep)); });
+                spawn(std::move(handler), fn(conn), [](auto& h, std::exception_ptr ep) {
+                    std::move(h)(detail::to_error_code(ep));
+                });
             },
             token);
     }
 
-    // co_spawns `aw` on the handler's executor; `finish(handler, exception_ptr[, value])` completes.
-    // The handler's cancellation slot is forwarded to the coroutine.
+    // co_spawns `aw` on the handler's executor; `finish(handler, exception_ptr[, value])`
+    // completes. The handler's cancellation slot is forwarded to the coroutine.
     template <class Handler, class Awaitable, class Finish>
     static void spawn(Handler handler, Awaitable aw, Finish finish)
     {
@@ -320,11 +319,11 @@ private:
         boost::asio::co_spawn(
             ex, std::move(aw),
             boost::asio::bind_cancellation_slot(
-                slot, boost::asio::bind_executor(
-                          ex, [handler = std::move(handler), finish](std::exception_ptr ep,
-                                                                      auto&&... value) mutable {
-                              finish(handler, ep, std::forward<decltype(value)>(value)...);
-                          })));
+                slot,
+                boost::asio::bind_executor(ex, [handler = std::move(handler), finish](
+                                                   std::exception_ptr ep, auto&&... value) mutable {
+                    finish(handler, ep, std::forward<decltype(value)>(value)...);
+                })));
     }
 
     ConnectFn connect_;

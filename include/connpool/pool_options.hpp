@@ -96,10 +96,14 @@ inline void validate(const pool_options& o)
         ms value;
     };
     const named durations[] = {
-        {"acquire_timeout", o.acquire_timeout},         {"connect_timeout", o.connect_timeout},
-        {"idle_timeout", o.idle_timeout},               {"max_lifetime", o.max_lifetime},
-        {"validation_interval", o.validation_interval}, {"keepalive_interval", o.keepalive_interval},
-        {"backoff_initial", o.backoff_initial},         {"backoff_max", o.backoff_max},
+        {"acquire_timeout", o.acquire_timeout},
+        {"connect_timeout", o.connect_timeout},
+        {"idle_timeout", o.idle_timeout},
+        {"max_lifetime", o.max_lifetime},
+        {"validation_interval", o.validation_interval},
+        {"keepalive_interval", o.keepalive_interval},
+        {"backoff_initial", o.backoff_initial},
+        {"backoff_max", o.backoff_max},
         {"leak_threshold", o.leak_threshold},
     };
     for (const auto& d : durations)

@@ -29,7 +29,8 @@ public:
 
     pooled() noexcept = default;
     pooled(pooled&& other) noexcept
-        : owner_(std::exchange(other.owner_, nullptr)), slot_(std::exchange(other.slot_, nullptr)),
+        : owner_(std::exchange(other.owner_, nullptr)),
+          slot_(std::exchange(other.slot_, nullptr)),
           broken_(std::exchange(other.broken_, false))
     {
     }

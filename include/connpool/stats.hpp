@@ -25,19 +25,19 @@ struct pool_stats {
     std::size_t maintenance = 0;  ///< Being reset, validated, pinged or destroyed.
 
     // Counters since the pool was created.
-    std::uint64_t acquired = 0;           ///< Leases handed out.
-    std::uint64_t waited = 0;             ///< Acquires that had to wait in the queue.
-    std::uint64_t timeouts = 0;           ///< Acquires that reached their deadline.
-    std::uint64_t cancelled = 0;          ///< Acquires cancelled by their caller.
-    std::uint64_t exhausted = 0;          ///< Acquires refused because of max_waiters.
-    std::uint64_t created = 0;            ///< Successful connects.
-    std::uint64_t connect_failures = 0;   ///< Failed connects (including connect timeouts).
-    std::uint64_t destroyed_idle = 0;     ///< Closed after idle_timeout.
-    std::uint64_t destroyed_lifetime = 0; ///< Retired after max_lifetime.
-    std::uint64_t destroyed_broken = 0;   ///< invalidate()d, failed ping/reset, or unhealthy.
-    std::uint64_t destroyed_cleared = 0;  ///< Discarded by clear().
-    std::uint64_t destroyed_closed = 0;   ///< Discarded by close() or the destructor.
-    std::uint64_t leaks_suspected = 0;    ///< Leases held longer than leak_threshold.
+    std::uint64_t acquired = 0;            ///< Leases handed out.
+    std::uint64_t waited = 0;              ///< Acquires that had to wait in the queue.
+    std::uint64_t timeouts = 0;            ///< Acquires that reached their deadline.
+    std::uint64_t cancelled = 0;           ///< Acquires cancelled by their caller.
+    std::uint64_t exhausted = 0;           ///< Acquires refused because of max_waiters.
+    std::uint64_t created = 0;             ///< Successful connects.
+    std::uint64_t connect_failures = 0;    ///< Failed connects (including connect timeouts).
+    std::uint64_t destroyed_idle = 0;      ///< Closed after idle_timeout.
+    std::uint64_t destroyed_lifetime = 0;  ///< Retired after max_lifetime.
+    std::uint64_t destroyed_broken = 0;    ///< invalidate()d, failed ping/reset, or unhealthy.
+    std::uint64_t destroyed_cleared = 0;   ///< Discarded by clear().
+    std::uint64_t destroyed_closed = 0;    ///< Discarded by close() or the destructor.
+    std::uint64_t leaks_suspected = 0;     ///< Leases held longer than leak_threshold.
 
     /// The error of the most recent failed connect attempt, kept after later successes (compare
     /// connect_failures over time to tell whether connects still fail).

@@ -19,7 +19,10 @@ struct fake_clock {
     using time_point = std::chrono::time_point<fake_clock>;
     static time_point now() noexcept { return time_point{}; }
 };
-fake_clock::time_point at(std::chrono::milliseconds t) { return fake_clock::time_point(t); }
+fake_clock::time_point at(std::chrono::milliseconds t)
+{
+    return fake_clock::time_point(t);
+}
 }  // namespace
 
 TEST_CASE("one waiter causes one connect, whatever the connect concurrency", "[core][sizing]")
@@ -161,8 +164,8 @@ TEST_CASE("housekeeping runs often enough for the idle bound, at most once a sec
     CHECK(housekeeping_period(pool_options{.idle_timeout = 200ms}) == 200ms);
     CHECK(housekeeping_period(pool_options{.keepalive_interval = 100ms}) == 50ms);
     CHECK(housekeeping_period(pool_options{.max_size = 100, .max_lifetime = 10s}) == 100ms);
-    CHECK(housekeeping_period(pool_options{.idle_timeout = 0ms, .max_lifetime = 0ms,
-                                           .keepalive_interval = 0ms}) == 1000ms);
+    CHECK(housekeeping_period(pool_options{
+              .idle_timeout = 0ms, .max_lifetime = 0ms, .keepalive_interval = 0ms}) == 1000ms);
 }
 
 TEST_CASE("bad options are rejected naming the field", "[core][options]")

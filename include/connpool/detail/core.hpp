@@ -26,10 +26,11 @@ namespace connpool::detail {
 struct sizing_state {
     std::size_t size = 0;        // slots in use: connecting + idle + lent + maintenance
     std::size_t connecting = 0;  // connects in flight
-    std::size_t in_transit = 0;  // being reset or validated: will become available without a connect
-    std::size_t waiters = 0;     // acquirers waiting
+    std::size_t in_transit =
+        0;                    // being reset or validated: will become available without a connect
+    std::size_t waiters = 0;  // acquirers waiting
     bool closed = false;
-    bool backing_off = false;    // a failed connect's backoff has not elapsed
+    bool backing_off = false;  // a failed connect's backoff has not elapsed
 };
 
 // How many connects to start now. Connects serve two kinds of demand: waiters that no connection
@@ -66,8 +67,8 @@ public:
         for (unsigned i = 1; i < failures && raw > 0 && raw < o.backoff_max.count(); ++i)
             raw *= 2;  // stops at the cap: no overflow
         raw = std::min<std::int64_t>(raw, o.backoff_max.count());
-        const auto jittered = static_cast<std::int64_t>(
-            std::llround(static_cast<double>(raw) * (1.0 - 0.5 * draw)));
+        const auto jittered =
+            static_cast<std::int64_t>(std::llround(static_cast<double>(raw) * (1.0 - 0.5 * draw)));
         return std::chrono::duration_cast<duration>(ms(jittered));
     }
 
@@ -117,8 +118,8 @@ typename Clock::time_point expiry_of(const pool_options& o, typename Clock::time
     if (o.max_lifetime.count() == 0)
         return Clock::time_point::max();
     const auto life = std::chrono::duration_cast<duration>(o.max_lifetime);
-    const auto cut = static_cast<typename duration::rep>(
-        static_cast<double>(life.count()) * o.lifetime_jitter * draw);
+    const auto cut = static_cast<typename duration::rep>(static_cast<double>(life.count()) *
+                                                         o.lifetime_jitter * draw);
     return created + life - duration(cut);
 }
 
@@ -165,10 +166,10 @@ private:
 // ------------------------------------------------------------------------------ idle connections
 
 enum class idle_verdict : std::uint8_t {
-    keep,       // stays idle
-    validate,   // ping before lending (acquire path) / keepalive ping (background)
-    reap,       // idle too long above min_size
-    retire,     // past its lifetime
+    keep,      // stays idle
+    validate,  // ping before lending (acquire path) / keepalive ping (background)
+    reap,      // idle too long above min_size
+    retire,    // past its lifetime
 };
 
 // Before lending: a connection idle longer than validation_interval is pinged first.

@@ -73,8 +73,7 @@ public:
             // acquire loads in pop); seq_cst orders this push before the pool's later load of its
             // waiter counter (no-lost-wake-up argument, see the file comment).
             if (head_.compare_exchange_weak(old, pack(index, tag_of(old) + 1),
-                                            std::memory_order_seq_cst,
-                                            std::memory_order_relaxed))
+                                            std::memory_order_seq_cst, std::memory_order_relaxed))
                 return;
         }
     }
@@ -95,8 +94,7 @@ public:
             // Acquire on success: we own the slot and must see what its pusher wrote.
             // Acquire on failure: the retry reads the link of the new top.
             if (head_.compare_exchange_weak(old, pack(below, tag_of(old) + 1),
-                                            std::memory_order_acquire,
-                                            std::memory_order_acquire))
+                                            std::memory_order_acquire, std::memory_order_acquire))
                 return top;
         }
     }
@@ -108,8 +106,7 @@ public:
         // seq_cst: acquire to read the detached slots; seq_cst so that close()'s "set closed,
         // then take_all" and a returner's "push, then load closed" cannot both miss each other.
         while (!head_.compare_exchange_weak(old, pack(nil_index, tag_of(old) + 1),
-                                            std::memory_order_seq_cst,
-                                            std::memory_order_relaxed)) {
+                                            std::memory_order_seq_cst, std::memory_order_relaxed)) {
         }
         return top_of(old);
     }

@@ -102,11 +102,15 @@ public:
 
     // Use create(): the pool must be owned by a shared_ptr with on_owners_gone as its deleter.
     pool_impl(executor_type ex, Factory factory, const pool_options& opts)
-        : opts_(opts), factory_(std::move(factory)), ex_(std::move(ex)),
+        : opts_(opts),
+          factory_(std::move(factory)),
+          ex_(std::move(ex)),
           strand_(boost::asio::make_strand(ex_)),
           slots_(std::make_unique<slot_type[]>(opts.max_size)),
-          idle_(static_cast<std::uint32_t>(opts.max_size)), limiter_(opts),
-          housekeeping_timer_(strand_), retry_timer_(strand_)
+          idle_(static_cast<std::uint32_t>(opts.max_size)),
+          limiter_(opts),
+          housekeeping_timer_(strand_),
+          retry_timer_(strand_)
     {
         for (std::size_t i = 0; i < opts.max_size; ++i) {
             slots_[i].index = static_cast<std::uint32_t>(i);
@@ -176,9 +180,10 @@ public:
         sync_waiter w;
         if (enqueue(w, now)) {
             serve_from_idle(now);
-            bool done = timeout >= std::chrono::hours(24 * 365)
-                            ? (w.ready.acquire(), true)
-                            : w.ready.try_acquire_for(std::max(timeout, std::chrono::milliseconds::zero()));
+            bool done =
+                timeout >= std::chrono::hours(24 * 365)
+                    ? (w.ready.acquire(), true)
+                    : w.ready.try_acquire_for(std::max(timeout, std::chrono::milliseconds::zero()));
             if (!done) {
                 std::unique_lock lk(mtx_);
                 if (w.linked) {
@@ -280,12 +285,21 @@ public:
         pool_stats st;
         for (std::size_t i = 0; i < opts_.max_size; ++i) {
             switch (slots_[i].state.load(std::memory_order_relaxed)) {
-            case slot_state::free: continue;
-            case slot_state::connecting: ++st.pending; break;
-            case slot_state::idle: ++st.idle; break;
-            case slot_state::lent: ++st.in_use; break;
+            case slot_state::free:
+                continue;
+            case slot_state::connecting:
+                ++st.pending;
+                break;
+            case slot_state::idle:
+                ++st.idle;
+                break;
+            case slot_state::lent:
+                ++st.in_use;
+                break;
             case slot_state::maintenance:
-            case slot_state::destroying: ++st.maintenance; break;
+            case slot_state::destroying:
+                ++st.maintenance;
+                break;
             }
             ++st.size;
         }
@@ -316,7 +330,10 @@ private:
     // A thread blocked in acquire().
     struct sync_waiter : waiter_type {
         sync_waiter() noexcept : waiter_type(&on_notify) {}
-        static void on_notify(waiter_type* w) noexcept { static_cast<sync_waiter*>(w)->ready.release(); }
+        static void on_notify(waiter_type* w) noexcept
+        {
+            static_cast<sync_waiter*>(w)->ready.release();
+        }
         std::binary_semaphore ready{0};
     };
 
@@ -430,8 +447,8 @@ private:
     template <class Executor, class Handler>
     static void post_result(const Executor& ex, Handler&& handler, error_code ec, handle_type lease)
     {
-        boost::asio::post(ex, boost::asio::append(std::forward<Handler>(handler), ec,
-                                                  std::move(lease)));
+        boost::asio::post(
+            ex, boost::asio::append(std::forward<Handler>(handler), ec, std::move(lease)));
     }
 
     // Queues `w`, or refuses it (closed, or max_waiters reached: result set, not queued).
@@ -666,8 +683,12 @@ private:
     // retry when a backoff holds them back. Returns a chain of slots (next_free) to launch.
     std::uint32_t plan_connects_locked(time_point now) noexcept
     {
-        sizing_state st{size_, connecting_, in_transit_, waiters_.size(),
-                        closed_.load(std::memory_order_relaxed), tracker_.backing_off(now)};
+        sizing_state st{size_,
+                        connecting_,
+                        in_transit_,
+                        waiters_.size(),
+                        closed_.load(std::memory_order_relaxed),
+                        tracker_.backing_off(now)};
         std::size_t n = connects_to_start(opts_, st);
         if (n == 0 && st.backing_off) {
             st.backing_off = false;
@@ -757,17 +778,16 @@ private:
         try {
             start(boost::asio::bind_cancellation_slot(
                 call->signal.slot(),
-                boost::asio::bind_executor(
-                    strand_,
-                    [self, call, done = std::move(done)](error_code ec, auto&&... args) mutable {
-                        if (std::exchange(call->finished, true))
-                            return;
-                        call->timer.cancel();
-                        self->unlink_inflight(*call);
-                        if (call->timed_out)
-                            ec = errc::connect_timeout;
-                        done(ec, std::forward<decltype(args)>(args)...);
-                    })));
+                boost::asio::bind_executor(strand_, [self, call, done = std::move(done)](
+                                                        error_code ec, auto&&... args) mutable {
+                    if (std::exchange(call->finished, true))
+                        return;
+                    call->timer.cancel();
+                    self->unlink_inflight(*call);
+                    if (call->timed_out)
+                        ec = errc::connect_timeout;
+                    done(ec, std::forward<decltype(args)>(args)...);
+                })));
         } catch (...) {
             if (!std::exchange(call->finished, true)) {
                 call->timer.cancel();
@@ -797,16 +817,15 @@ private:
     void run_connect(slot_type& s)
     {
         auto self = this->shared_from_this();
-        call_bounded(
-            [this](auto handler) { factory_.async_connect(std::move(handler)); },
-            [self, &s](error_code ec, Connection conn) {
-                if (ec)
-                    self->on_connect_failed(s, ec);
-                else
-                    self->on_connected(s, std::move(conn));
-            },
-            [self] { self->record_connect_failure(errc::connect_timeout); },
-            [self, &s](error_code ec) { self->on_connect_failed(s, ec); });
+        call_bounded([this](auto handler) { factory_.async_connect(std::move(handler)); },
+                     [self, &s](error_code ec, Connection conn) {
+                         if (ec)
+                             self->on_connect_failed(s, ec);
+                         else
+                             self->on_connected(s, std::move(conn));
+                     },
+                     [self] { self->record_connect_failure(errc::connect_timeout); },
+                     [self, &s](error_code ec) { self->on_connect_failed(s, ec); });
     }
 
     void record_connect_failure(error_code ec) noexcept
@@ -956,7 +975,8 @@ private:
                 scratch_.push_back(s.index);
             } else if (st == slot_state::lent && opts_.leak_threshold.count() != 0) {
                 const std::int64_t since = s.lent_at.load(std::memory_order_relaxed);
-                if (now - from_ticks(since) >= opts_.leak_threshold && s.leak_reported_for != since) {
+                if (now - from_ticks(since) >= opts_.leak_threshold &&
+                    s.leak_reported_for != since) {
                     s.leak_reported_for = since;
                     pool_counters::bump(counters_.leaks);
                 }
@@ -1027,8 +1047,7 @@ private:
                 discard(s, *cause);
             else if (is_surplus && idle_expired<Clock>(opts_, now, last_used(s)))
                 discard(s, destroy_cause::idle);
-            else if (!is_surplus && has_ping &&
-                     needs_keepalive<Clock>(opts_, now, last_checked(s)))
+            else if (!is_surplus && has_ping && needs_keepalive<Clock>(opts_, now, last_checked(s)))
                 start_maintenance(s, &pool_impl::run_ping);
             else
                 make_available(s);
