@@ -1056,14 +1056,33 @@ private:
 
     // ------------------------------------------------------------------------------ ownership
 
-    // The last shared_ptr is gone (pool object destroyed, no async operation pending). Leases
-    // may still be out: the pool then lives on until the last of them is returned.
+    // The last shared_ptr is gone: the pool object is destroyed and no internal operation is
+    // pending (each holds a shared_ptr while it runs). Leases may still be out: the pool then
+    // lives on until the last of them is returned. A slot still connecting or in maintenance now
+    // belongs to an operation whose handler was destroyed without running (its io_context was
+    // shut down): nothing will bring it back, so its connection is destroyed here.
     void on_owners_gone() noexcept
     {
         close();
+        std::vector<slot_type*> abandoned;
+        for (std::size_t i = 0; i < opts_.max_size; ++i) {
+            const slot_state st = slots_[i].state.load(std::memory_order_acquire);
+            if (st == slot_state::connecting || st == slot_state::maintenance)
+                abandoned.push_back(&slots_[i]);
+        }
+        for (slot_type* sl : abandoned) {
+            sl->set(slot_state::destroying);
+            if (sl->conn) {  // in maintenance; a connecting slot has none yet
+                pool_counters::bump(
+                    counters_.destroyed[static_cast<std::size_t>(destroy_cause::closed)]);
+                sl->conn.reset();
+            }
+            sl->set(slot_state::free);
+        }
         bool last;
         {
             std::lock_guard lk(mtx_);
+            size_ -= abandoned.size();
             last = size_ == 0;
             orphaned_ = !last;
         }
