@@ -903,24 +903,23 @@ private:
 
     void run_ping(slot_type& s)
     {
-        if constexpr (has_ping) {
-            auto self = this->shared_from_this();
-            call_bounded(
-                [this, &s](auto handler) { factory_.async_ping(*s.conn, std::move(handler)); },
-                [self, &s](error_code ec) { self->end_maintenance(s, ec); }, [] {},
-                [self, &s](error_code ec) { self->end_maintenance(s, ec); });
-        }
+        if constexpr (has_ping)
+            run_check(s, [this, &s](auto h) { factory_.async_ping(*s.conn, std::move(h)); });
     }
 
     void run_reset(slot_type& s)
     {
-        if constexpr (has_reset) {
-            auto self = this->shared_from_this();
-            call_bounded(
-                [this, &s](auto handler) { factory_.async_reset(*s.conn, std::move(handler)); },
-                [self, &s](error_code ec) { self->end_maintenance(s, ec); }, [] {},
-                [self, &s](error_code ec) { self->end_maintenance(s, ec); });
-        }
+        if constexpr (has_reset)
+            run_check(s, [this, &s](auto h) { factory_.async_reset(*s.conn, std::move(h)); });
+    }
+
+    // A ping or a reset: success offers the connection again, failure destroys it.
+    template <class Start>
+    void run_check(slot_type& s, Start start)
+    {
+        auto self = this->shared_from_this();
+        auto done = [self, &s](error_code ec) { self->end_maintenance(s, ec); };
+        call_bounded(std::move(start), done, [] {}, done);
     }
 
     void end_maintenance(slot_type& s, error_code ec) noexcept
