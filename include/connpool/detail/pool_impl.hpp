@@ -39,8 +39,10 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -52,6 +54,7 @@
 #include <memory>
 #include <mutex>
 #include <semaphore>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -1104,15 +1107,27 @@ private:
 
     // ------------------------------------------------------------------------------ helpers
 
+    // The io_context or thread_pool behind `ex`: its plain executor, the work-tracking one, or a
+    // strand of either.
     template <class Context>
     static Context* context_of(const executor_type& ex) noexcept
     {
-        using inner = typename Context::executor_type;
-        if (auto* e = ex.target<inner>())
-            return &e->context();
-        if (auto* st = ex.target<boost::asio::strand<inner>>())
-            return &st->get_inner_executor().context();
-        return nullptr;
+        using plain = typename Context::executor_type;
+        using tracked = std::decay_t<decltype(boost::asio::prefer(
+            std::declval<plain>(), boost::asio::execution::outstanding_work.tracked))>;
+        Context* found = nullptr;
+        auto probe = [&](auto tag) {
+            using executor = typename decltype(tag)::type;
+            if (found)
+                return;
+            if (auto* e = ex.target<executor>())
+                found = &e->context();
+            else if (auto* st = ex.target<boost::asio::strand<executor>>())
+                found = &st->get_inner_executor().context();
+        };
+        probe(std::type_identity<plain>{});
+        probe(std::type_identity<tracked>{});
+        return found;
     }
 
     static std::int64_t ticks(time_point t) noexcept
