@@ -27,8 +27,8 @@
 
 using namespace connpool::test;
 using namespace std::chrono_literals;
-using connpool::errc;
 using boost::system::error_code;
+using connpool::errc;
 namespace asio = boost::asio;
 
 namespace {
@@ -149,8 +149,7 @@ TEMPLATE_TEST_CASE("no lost wake-ups: more threads than connections, every acqui
 // known. The connection then travels down the line while a newcomer keeps trying to snatch it
 // with try_acquire and async_acquire: the waiters must be served in exactly their arrival order,
 // and the newcomer only after all of them.
-TEST_CASE("waiters are served in arrival order while newcomers race the handoffs",
-          "[stress][fifo]")
+TEST_CASE("waiters are served in arrival order while newcomers race the handoffs", "[stress][fifo]")
 {
     using pool_type = connpool::pool<fake_connection, connect_only_factory>;
     using handle = pool_type::handle_type;
@@ -188,11 +187,10 @@ TEST_CASE("waiters are served in arrival order while newcomers race the handoffs
                         order.push_back(i);
                         ++served;
                     }
-                    h.release();   // hand it on before signalling completion
+                    h.release();    // hand it on before signalling completion
                     ++async_calls;  // last: the round's locals may go away after this
                 });
-            }
-            else {
+            } else {
                 threads.emplace_back([&, i] {
                     error_code wec;
                     handle h = p.acquire(10s, wec);
@@ -204,7 +202,8 @@ TEST_CASE("waiters are served in arrival order while newcomers race the handoffs
                     // h goes out of scope: handed to the next waiter
                 });
             }
-            REQUIRE(wait_until([&] { return p.stats().waiters == static_cast<std::size_t>(i + 1); }));
+            REQUIRE(
+                wait_until([&] { return p.stats().waiters == static_cast<std::size_t>(i + 1); }));
         }
         // The newcomer hammers try_acquire and zero-timeout async_acquire until every waiter has
         // been served; neither may get the connection before the last waiter had it.
@@ -219,8 +218,7 @@ TEST_CASE("waiters are served in arrival order while newcomers race the handoffs
                             order.push_back(-1);
                         ++newcomer_wins;
                     }
-                }
-                else if (newcomer_issued.load() - newcomer_done.load() < 4) {
+                } else if (newcomer_issued.load() - newcomer_done.load() < 4) {
                     ++newcomer_issued;
                     p.async_acquire(0ms, [&](error_code, handle h) {
                         if (h) {

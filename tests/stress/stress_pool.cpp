@@ -26,8 +26,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -40,13 +40,16 @@
 
 using namespace connpool::test;
 using namespace std::chrono_literals;
-using connpool::errc;
 using boost::system::error_code;
+using connpool::errc;
 namespace asio = boost::asio;
 
 namespace {
 
-bool verbose() { return std::getenv("CONNPOOL_STRESS_VERBOSE") != nullptr; }
+bool verbose()
+{
+    return std::getenv("CONNPOOL_STRESS_VERBOSE") != nullptr;
+}
 
 int scale()
 {
@@ -64,8 +67,8 @@ using handle = pool_type::handle_type;
 // What the workers saw. Workers never call Catch2 (it is not thread-safe); the test thread checks
 // these afterwards.
 struct tally {
-    std::atomic<long> ok{0}, timeouts{0}, connect_errors{0}, aborted{0}, exhausted{0},
-        closed{0}, unexpected{0}, empty_success{0}, invalidated{0};
+    std::atomic<long> ok{0}, timeouts{0}, connect_errors{0}, aborted{0}, exhausted{0}, closed{0},
+        unexpected{0}, empty_success{0}, invalidated{0};
     std::mutex mtx;
     std::vector<std::string> unexpected_errors;
 
@@ -235,8 +238,7 @@ TEST_CASE("many threads using every API at once keep every invariant", "[stress]
                         ++t.ok;
                         use(*backend, *h, t, rng);
                     }
-                }
-                else
+                } else
                     std::this_thread::yield();
             }
         });
@@ -268,29 +270,27 @@ TEST_CASE("many threads using every API at once keep every invariant", "[stress]
                         timeout,
                         asio::bind_cancellation_slot(
                             op->signal.slot(),
-                            asio::bind_executor(
-                                strand, [&, op, hold_across_post, seed, strand](
-                                            error_code ec, handle h) mutable {
-                                    if (op->calls.fetch_add(1) != 0)
-                                        t.note("async acquire completed twice");
-                                    t.record(ec, static_cast<bool>(h), true, false);
-                                    --in_flight;
-                                    --async_outstanding;
-                                    if (!h)
-                                        return;
-                                    std::mt19937 rng2(seed);
-                                    if (hold_across_post) {
-                                        // Keep the lease across a hop through the executor.
-                                        backend->mark_lent(h->id);
-                                        asio::post(strand, [&, h = std::move(h)]() mutable {
-                                            h->uses++;
-                                            backend->mark_returned(h->id);
-                                            h.release();
-                                        });
-                                    }
-                                    else
-                                        use(*backend, h, t, rng2);
-                                })));
+                            asio::bind_executor(strand, [&, op, hold_across_post, seed,
+                                                         strand](error_code ec, handle h) mutable {
+                                if (op->calls.fetch_add(1) != 0)
+                                    t.note("async acquire completed twice");
+                                t.record(ec, static_cast<bool>(h), true, false);
+                                --in_flight;
+                                --async_outstanding;
+                                if (!h)
+                                    return;
+                                std::mt19937 rng2(seed);
+                                if (hold_across_post) {
+                                    // Keep the lease across a hop through the executor.
+                                    backend->mark_lent(h->id);
+                                    asio::post(strand, [&, h = std::move(h)]() mutable {
+                                        h->uses++;
+                                        backend->mark_returned(h->id);
+                                        h.release();
+                                    });
+                                } else
+                                    use(*backend, h, t, rng2);
+                            })));
                     if (cancel < 3) {
                         const auto type = cancel == 0   ? asio::cancellation_type::terminal
                                           : cancel == 1 ? asio::cancellation_type::partial

@@ -17,9 +17,9 @@
 ///   (async_ping, async_reset, is_healthy) exist only when their parameter is true, so both the
 ///   "member present" and "member absent" paths of the pool are exercised.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_type.hpp>
@@ -27,8 +27,8 @@
 #include <boost/asio/execution/executor.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <atomic>
@@ -117,7 +117,10 @@ struct outcome {
 };
 
 /// The error tests use for a refused connect.
-inline error_code refused() { return asio::error::connection_refused; }
+inline error_code refused()
+{
+    return asio::error::connection_refused;
+}
 
 class fake_backend : public std::enable_shared_from_this<fake_backend> {
 public:
@@ -416,9 +419,8 @@ private:
             store_pending_connect(std::move(handler), ex);
             return;
         }
-        post_connect_completion(std::move(handler), ex, got.what == outcome::kind::fail
-                                                            ? got.ec
-                                                            : error_code{});
+        post_connect_completion(std::move(handler), ex,
+                                got.what == outcome::kind::fail ? got.ec : error_code{});
     }
 
     template <class Handler, class Executor>
@@ -444,14 +446,14 @@ private:
         {
             std::lock_guard lk(mtx_);
             op_id = ++next_op_id_;
-            pending_connects_.push_back(pending_op{
-                op_id, [self = shared_from_this(), hp, work, ex, slot](error_code ec,
-                                                                       bool clear_slot) mutable {
-                    if (clear_slot && slot.is_connected())
-                        slot.clear();
-                    self->post_connect_completion(std::move(*hp), ex, ec);
-                    work->reset();
-                }});
+            pending_connects_.push_back(
+                pending_op{op_id, [self = shared_from_this(), hp, work, ex,
+                                   slot](error_code ec, bool clear_slot) mutable {
+                               if (clear_slot && slot.is_connected())
+                                   slot.clear();
+                               self->post_connect_completion(std::move(*hp), ex, ec);
+                               work->reset();
+                           }});
         }
         if (slot.is_connected()) {
             std::weak_ptr<fake_backend> weak = weak_from_this();
@@ -520,17 +522,15 @@ private:
         auto hp = std::make_shared<Handler>(std::move(handler));
         auto work = std::make_shared<detail::tracked_work<Executor>>(detail::track_work(ex));
         std::lock_guard lk(mtx_);
-        q.push_back(pending_op{++next_op_id_, [hp, work, ex, reset_target, &failures](
-                                                  error_code ec, bool) mutable {
-                                   if (ec)
-                                       failures.fetch_add(1);
-                                   else if (reset_target)
-                                       reset_target->dirty = false;
-                                   asio::post(ex, [h = std::move(*hp), ec]() mutable {
-                                       std::move(h)(ec);
-                                   });
-                                   work->reset();
-                               }});
+        q.push_back(pending_op{
+            ++next_op_id_, [hp, work, ex, reset_target, &failures](error_code ec, bool) mutable {
+                if (ec)
+                    failures.fetch_add(1);
+                else if (reset_target)
+                    reset_target->dirty = false;
+                asio::post(ex, [h = std::move(*hp), ec]() mutable { std::move(h)(ec); });
+                work->reset();
+            }});
     }
 
     bool complete_next(std::deque<pending_op>& q, error_code ec)

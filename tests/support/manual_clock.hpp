@@ -75,13 +75,13 @@ struct test_clock_guard {
 
 template <>
 struct boost::asio::wait_traits<connpool::test::manual_clock> {
-    static connpool::test::manual_clock::duration to_wait_duration(
-        const connpool::test::manual_clock::duration&)
+    static connpool::test::manual_clock::duration
+    to_wait_duration(const connpool::test::manual_clock::duration&)
     {
         return connpool::test::manual_clock::duration::zero();
     }
-    static connpool::test::manual_clock::duration to_wait_duration(
-        const connpool::test::manual_clock::time_point&)
+    static connpool::test::manual_clock::duration
+    to_wait_duration(const connpool::test::manual_clock::time_point&)
     {
         return connpool::test::manual_clock::duration::zero();
     }

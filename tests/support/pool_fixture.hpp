@@ -92,10 +92,10 @@ struct basic_fixture {
         const std::uint64_t destroyed = s.destroyed_idle + s.destroyed_lifetime +
                                         s.destroyed_broken + s.destroyed_cleared +
                                         s.destroyed_closed;
-        INFO("accounting at the end of the test: created " << s.created << ", destroyed "
-             << destroyed << ", live " << backend->live() << ", connects succeeded "
-             << backend->connects_succeeded() << ", idle " << s.idle << ", in_use " << s.in_use
-             << ", maintenance " << s.maintenance);
+        INFO("accounting at the end of the test: created "
+             << s.created << ", destroyed " << destroyed << ", live " << backend->live()
+             << ", connects succeeded " << backend->connects_succeeded() << ", idle " << s.idle
+             << ", in_use " << s.in_use << ", maintenance " << s.maintenance);
         CHECK(s.created == static_cast<std::uint64_t>(backend->connects_succeeded()));
         CHECK(s.created - destroyed == static_cast<std::uint64_t>(backend->live()));
         CHECK(s.idle + s.in_use + s.maintenance == static_cast<std::size_t>(backend->live()));

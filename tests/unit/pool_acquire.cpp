@@ -20,8 +20,8 @@
 #include <vector>
 
 using namespace connpool::test;
-using connpool::errc;
 using boost::system::error_code;
+using connpool::errc;
 namespace asio = boost::asio;
 
 using F = fixture<>;
@@ -138,7 +138,8 @@ TEST_CASE_METHOD(F, "the most recently returned connection is lent first (LIFO)"
     CHECK(backend->connects_started() == 3);
 }
 
-TEST_CASE_METHOD(F, "try_acquire also takes the most recently returned connection", "[acquire][lifo]")
+TEST_CASE_METHOD(F, "try_acquire also takes the most recently returned connection",
+                 "[acquire][lifo]")
 {
     make_pool({.max_size = 2});
     auto a = acquire_now();
@@ -185,7 +186,8 @@ TEST_CASE_METHOD(F, "waiters are served in arrival order", "[waiters][fifo]")
     CHECK(backend->connects_started() == 1);
 }
 
-TEST_CASE_METHOD(F, "a returned connection goes straight to the oldest waiter", "[waiters][handoff]")
+TEST_CASE_METHOD(F, "a returned connection goes straight to the oldest waiter",
+                 "[waiters][handoff]")
 {
     auto& p = make_pool({.max_size = 1});
     auto held = acquire_now();  // waited for its connect
@@ -333,7 +335,8 @@ TEST_CASE_METHOD(F, "try_acquire lends an idle connection at once", "[try_acquir
     CHECK(!p.try_acquire());  // the only one is lent
 }
 
-TEST_CASE_METHOD(PF, "try_acquire does not hand out a connection due for validation, and validates it",
+TEST_CASE_METHOD(PF,
+                 "try_acquire does not hand out a connection due for validation, and validates it",
                  "[try_acquire][validation]")
 {
     auto& p = make_pool({.min_size = 1, .max_size = 1, .validation_interval = 500ms});
@@ -489,8 +492,7 @@ TEST_CASE_METHOD(F, "use_awaitable returns the lease and throws pool errors", "[
             p.close();
             try {
                 (void)co_await p.async_acquire(asio::use_awaitable);
-            }
-            catch (const boost::system::system_error& e) {
+            } catch (const boost::system::system_error& e) {
                 thrown = e.code();
             }
             done = true;

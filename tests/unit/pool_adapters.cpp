@@ -20,8 +20,8 @@
 #include <thread>
 
 using namespace connpool::test;
-using connpool::errc;
 using boost::system::error_code;
+using connpool::errc;
 namespace asio = boost::asio;
 
 // =================================================================================== blocking
@@ -202,8 +202,7 @@ TEST_CASE("the driver's ping, reset and is_healthy are used", "[adapters][blocki
     CHECK(p.stats().destroyed_broken >= 1);
 }
 
-TEST_CASE("a connection whose driver ping throws is destroyed and replaced",
-          "[adapters][blocking]")
+TEST_CASE("a connection whose driver ping throws is destroyed and replaced", "[adapters][blocking]")
 {
     blocking_setup<full_driver> s({.max_size = 2, .validation_interval = 0ms});
     auto& p = *s.pool;
@@ -256,8 +255,7 @@ auto make_connect(std::shared_ptr<coro_state> st)
             t.expires_after(1h);
             try {
                 co_await t.async_wait(asio::use_awaitable);
-            }
-            catch (const boost::system::system_error&) {
+            } catch (const boost::system::system_error&) {
             }
             st->hung_connect_ended = true;
             throw boost::system::system_error(asio::error::operation_aborted);
@@ -333,8 +331,8 @@ TEST_CASE("make_coro_factory without ping or reset has neither member", "[adapte
 {
     auto st = std::make_shared<coro_state>();
     using plain = decltype(connpool::make_coro_factory(make_connect(st)));
-    using full = decltype(connpool::make_coro_factory(make_connect(st), make_ping(st),
-                                                      make_reset(st)));
+    using full =
+        decltype(connpool::make_coro_factory(make_connect(st), make_ping(st), make_reset(st)));
     STATIC_REQUIRE(connpool::connection_factory<plain, cconn>);
     STATIC_REQUIRE(!connpool::factory_has_async_ping<plain, cconn>);
     STATIC_REQUIRE(!connpool::factory_has_async_reset<plain, cconn>);
@@ -371,8 +369,7 @@ TEST_CASE("a coroutine connect that throws system_error reports its code", "[ada
     CHECK(r->ec() == asio::error::connection_refused);
 }
 
-TEST_CASE("a coroutine connect that throws anything else reports factory_error",
-          "[adapters][coro]")
+TEST_CASE("a coroutine connect that throws anything else reports factory_error", "[adapters][coro]")
 {
     auto st = std::make_shared<coro_state>();
     st->connect_failure = fail_mode::other_exception;
@@ -427,8 +424,7 @@ TEST_CASE("connect_timeout cancels a coroutine connect", "[adapters][coro][timeo
     auto st = std::make_shared<coro_state>();
     st->connect_hangs = true;
     coro_setup s(connpool::make_coro_factory(make_connect(st)),
-                 {.max_size = 1, .connect_timeout = 1s, .backoff_initial = 2s,
-                  .backoff_max = 2s});
+                 {.max_size = 1, .connect_timeout = 1s, .backoff_initial = 2s, .backoff_max = 2s});
     auto r = s.start_acquire(1500ms);
     REQUIRE(st->connects == 1);
     s.advance(1001ms);

@@ -19,8 +19,8 @@
 #include <vector>
 
 using namespace connpool::test;
-using connpool::errc;
 using boost::system::error_code;
+using connpool::errc;
 namespace asio = boost::asio;
 
 using BF = basic_fixture<connect_only_factory, std::chrono::steady_clock>;
@@ -116,8 +116,7 @@ TEST_CASE_METHOD(BF, "a blocking acquire with a zero or short timeout fails with
     try {
         (void)p.acquire(5ms);
         FAIL("acquire did not throw");
-    }
-    catch (const boost::system::system_error& e) {
+    } catch (const boost::system::system_error& e) {
         CHECK(e.code() == errc::acquire_timeout);
     }
     CHECK(p.stats().timeouts == 3);
@@ -128,8 +127,9 @@ TEST_CASE_METHOD(BF, "a blocking acquire with a zero or short timeout fails with
     CHECK(again->id == 1);
 }
 
-TEST_CASE_METHOD(BF, "a blocking acquire from a handler on the pool's io_context fails with would_deadlock",
-                 "[blocking][deadlock]")
+TEST_CASE_METHOD(
+    BF, "a blocking acquire from a handler on the pool's io_context fails with would_deadlock",
+    "[blocking][deadlock]")
 {
     auto& p = make_pool({.max_size = 1});
     error_code ec, thrown;
@@ -142,8 +142,7 @@ TEST_CASE_METHOD(BF, "a blocking acquire from a handler on the pool's io_context
         had_handle = static_cast<bool>(h);
         try {
             (void)p.acquire(2s);
-        }
-        catch (const boost::system::system_error& e) {
+        } catch (const boost::system::system_error& e) {
             thrown = e.code();
         }
     });
@@ -293,8 +292,7 @@ TEST_CASE_METHOD(BF, "use_future delivers the lease to another thread", "[blocki
     try {
         (void)timed_out.get();
         FAIL("no exception");
-    }
-    catch (const boost::system::system_error& e) {
+    } catch (const boost::system::system_error& e) {
         CHECK(e.code() == errc::acquire_timeout);
     }
 
@@ -304,8 +302,7 @@ TEST_CASE_METHOD(BF, "use_future delivers the lease to another thread", "[blocki
     try {
         (void)closed.get();
         FAIL("no exception");
-    }
-    catch (const boost::system::system_error& e) {
+    } catch (const boost::system::system_error& e) {
         CHECK(e.code() == errc::pool_closed);
     }
 }

@@ -13,8 +13,8 @@
 #include <algorithm>
 
 using namespace connpool::test;
-using connpool::errc;
 using boost::system::error_code;
+using connpool::errc;
 namespace asio = boost::asio;
 
 using F = fixture<connect_only_factory>;
@@ -81,7 +81,8 @@ TEST_CASE_METHOD(PF, "a factory without async_reset returns connections without 
 
 // ------------------------------------------------------------------------------- validation
 
-TEST_CASE_METHOD(PF, "a connection idle longer than validation_interval is pinged before it is lent",
+TEST_CASE_METHOD(PF,
+                 "a connection idle longer than validation_interval is pinged before it is lent",
                  "[health][validation]")
 {
     auto& p = make_pool({.max_size = 2, .validation_interval = 500ms, .keepalive_interval = 0ms});
@@ -222,7 +223,8 @@ TEST_CASE_METHOD(PF, "cancelling an acquire during validation returns the valida
     CHECK((*h)->id == 1);
 }
 
-TEST_CASE_METHOD(PF, "a connection cleared during its validation is not lent", "[health][validation][clear]")
+TEST_CASE_METHOD(PF, "a connection cleared during its validation is not lent",
+                 "[health][validation][clear]")
 {
     auto& p = make_pool({.max_size = 2, .validation_interval = 500ms, .keepalive_interval = 0ms});
     acquire_now().release();
@@ -248,8 +250,8 @@ TEST_CASE_METHOD(PF, "a connection cleared during its validation is not lent", "
 TEST_CASE_METHOD(PF, "idle connections are pinged in the background after keepalive_interval",
                  "[health][keepalive]")
 {
-    make_pool({.min_size = 1, .max_size = 2, .validation_interval = 500ms,
-               .keepalive_interval = 10s});
+    make_pool(
+        {.min_size = 1, .max_size = 2, .validation_interval = 500ms, .keepalive_interval = 10s});
     REQUIRE(stats().idle == 1);
     advance_in_steps(5s, 500ms);
     CHECK(backend->pings() == 0);  // not idle long enough yet
@@ -259,11 +261,12 @@ TEST_CASE_METHOD(PF, "idle connections are pinged in the background after keepal
     CHECK(backend->live() == 1);
 }
 
-TEST_CASE_METHOD(PF, "a connection whose keepalive ping fails is destroyed and replaced up to min_size",
+TEST_CASE_METHOD(PF,
+                 "a connection whose keepalive ping fails is destroyed and replaced up to min_size",
                  "[health][keepalive]")
 {
-    make_pool({.min_size = 1, .max_size = 2, .validation_interval = 500ms,
-               .keepalive_interval = 10s});
+    make_pool(
+        {.min_size = 1, .max_size = 2, .validation_interval = 500ms, .keepalive_interval = 10s});
     backend->fail_pings_of(1);
     advance_in_steps(21s, 500ms);
     CHECK(backend->pings() >= 1);
@@ -276,8 +279,12 @@ TEST_CASE_METHOD(PF, "a connection whose keepalive ping fails is destroyed and r
 TEST_CASE_METHOD(PF, "keepalive keeps min_size connections while surplus ones still age out",
                  "[health][keepalive][idle]")
 {
-    make_pool({.min_size = 1, .max_size = 2, .idle_timeout = 10s, .max_lifetime = 0ms,
-               .validation_interval = 500ms, .keepalive_interval = 2s});
+    make_pool({.min_size = 1,
+               .max_size = 2,
+               .idle_timeout = 10s,
+               .max_lifetime = 0ms,
+               .validation_interval = 500ms,
+               .keepalive_interval = 2s});
     {
         auto a = acquire_now();
         auto b = acquire_now();
@@ -293,16 +300,16 @@ TEST_CASE_METHOD(PF, "keepalive keeps min_size connections while surplus ones st
 
 TEST_CASE_METHOD(PF, "keepalive_interval 0 sends no background pings", "[health][keepalive]")
 {
-    make_pool({.min_size = 2, .max_size = 2, .validation_interval = 500ms,
-               .keepalive_interval = 0ms});
+    make_pool(
+        {.min_size = 2, .max_size = 2, .validation_interval = 500ms, .keepalive_interval = 0ms});
     advance_in_steps(300s, 5s);
     CHECK(backend->pings() == 0);
 }
 
 TEST_CASE_METHOD(PF, "lent connections are not pinged by keepalive", "[health][keepalive]")
 {
-    make_pool({.min_size = 1, .max_size = 1, .validation_interval = 500ms,
-               .keepalive_interval = 1s});
+    make_pool(
+        {.min_size = 1, .max_size = 1, .validation_interval = 500ms, .keepalive_interval = 1s});
     auto h = acquire_now();
     advance_in_steps(10s, 250ms);
     CHECK(backend->pings() == 0);
@@ -311,8 +318,8 @@ TEST_CASE_METHOD(PF, "lent connections are not pinged by keepalive", "[health][k
 TEST_CASE_METHOD(PF, "a connection being pinged in the background is lent once the ping succeeds",
                  "[health][keepalive][waiters]")
 {
-    auto& p = make_pool({.min_size = 1, .max_size = 1, .validation_interval = 500ms,
-                         .keepalive_interval = 1s});
+    auto& p = make_pool(
+        {.min_size = 1, .max_size = 1, .validation_interval = 500ms, .keepalive_interval = 1s});
     backend->set_ping(outcome::pending());
     advance_until([&] { return backend->pending_pings() == 1; }, 100ms, 10s);
     REQUIRE(backend->pending_pings() == 1);
@@ -483,7 +490,8 @@ TEST_CASE_METHOD(RF, "a waiter gets the connection after its reset", "[health][r
 
 // ------------------------------------------------------------------------------- invalidate
 
-TEST_CASE_METHOD(F, "an invalidated connection is destroyed instead of reused", "[health][invalidate]")
+TEST_CASE_METHOD(F, "an invalidated connection is destroyed instead of reused",
+                 "[health][invalidate]")
 {
     auto& p = make_pool({.max_size = 2});
     {
@@ -499,8 +507,7 @@ TEST_CASE_METHOD(F, "an invalidated connection is destroyed instead of reused", 
     CHECK(h->id == 2);
 }
 
-TEST_CASE_METHOD(FF, "an invalidated connection is not handed to a waiter",
-                 "[health][invalidate]")
+TEST_CASE_METHOD(FF, "an invalidated connection is not handed to a waiter", "[health][invalidate]")
 {
     auto& p = make_pool({.max_size = 1});
     auto h = acquire_now();

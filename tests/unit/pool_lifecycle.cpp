@@ -13,8 +13,8 @@
 #include <vector>
 
 using namespace connpool::test;
-using connpool::errc;
 using boost::system::error_code;
+using connpool::errc;
 namespace asio = boost::asio;
 
 using F = fixture<>;
@@ -22,8 +22,9 @@ using RF = fixture<reset_factory>;
 
 // ---------------------------------------------------------------------------- idle reaping
 
-TEST_CASE_METHOD(F, "a connection above min_size is closed by 2 * idle_timeout + 1 s after its last use",
-                 "[lifecycle][idle]")
+TEST_CASE_METHOD(
+    F, "a connection above min_size is closed by 2 * idle_timeout + 1 s after its last use",
+    "[lifecycle][idle]")
 {
     auto& p = make_pool({.max_size = 2, .idle_timeout = 10s, .max_lifetime = 0ms});
     acquire_now().release();
@@ -106,8 +107,8 @@ TEST_CASE_METHOD(F, "idle_timeout 0 never reaps", "[lifecycle][idle]")
 TEST_CASE_METHOD(F, "an idle connection past its lifetime is retired and never lent",
                  "[lifecycle][lifetime]")
 {
-    auto& p = make_pool({.max_size = 1, .idle_timeout = 0ms, .max_lifetime = 100s,
-                         .lifetime_jitter = 0.1});
+    auto& p = make_pool(
+        {.max_size = 1, .idle_timeout = 0ms, .max_lifetime = 100s, .lifetime_jitter = 0.1});
     acquire_now().release();
     poll();
     advance(101s);
@@ -173,8 +174,8 @@ TEST_CASE_METHOD(F, "a lent connection past its lifetime is retired when it come
 TEST_CASE_METHOD(F, "a connection returned past its lifetime is not handed to a waiter",
                  "[lifecycle][lifetime][waiters]")
 {
-    auto& p = make_pool({.max_size = 1, .acquire_timeout = 3600s, .idle_timeout = 0ms,
-                         .max_lifetime = 100s});
+    auto& p = make_pool(
+        {.max_size = 1, .acquire_timeout = 3600s, .idle_timeout = 0ms, .max_lifetime = 100s});
     auto h = acquire_now();
     advance(50s);
     acquire_result w;
@@ -190,7 +191,8 @@ TEST_CASE_METHOD(F, "a connection returned past its lifetime is not handed to a 
     CHECK(p.stats().destroyed_lifetime == 1);
 }
 
-TEST_CASE_METHOD(F, "retirement below min_size opens a replacement", "[lifecycle][lifetime][min_size]")
+TEST_CASE_METHOD(F, "retirement below min_size opens a replacement",
+                 "[lifecycle][lifetime][min_size]")
 {
     make_pool({.min_size = 1, .max_size = 1, .idle_timeout = 0ms, .max_lifetime = 100s});
     advance_in_steps(120s, 1s);
@@ -203,8 +205,12 @@ TEST_CASE_METHOD(F, "retirement below min_size opens a replacement", "[lifecycle
 TEST_CASE_METHOD(F, "lifetimes are jittered so connections opened together do not retire together",
                  "[lifecycle][lifetime]")
 {
-    make_pool({.min_size = 10, .max_size = 10, .idle_timeout = 0ms, .max_lifetime = 100s,
-               .lifetime_jitter = 0.2, .max_concurrent_connects = 10});
+    make_pool({.min_size = 10,
+               .max_size = 10,
+               .idle_timeout = 0ms,
+               .max_lifetime = 100s,
+               .lifetime_jitter = 0.2,
+               .max_concurrent_connects = 10});
     REQUIRE(backend->live() == 10);
     std::vector<long> retire_times;  // seconds since start, one per original connection
     std::set<int> seen;
@@ -217,7 +223,7 @@ TEST_CASE_METHOD(F, "lifetimes are jittered so connections opened together do no
     REQUIRE(retire_times.size() == 10);  // every original connection was retired eventually
     CHECK(*std::min_element(retire_times.begin(), retire_times.end()) >= 80);  // 100 s - 20 %
     const std::set<long> distinct(retire_times.begin(), retire_times.end());
-    CHECK(distinct.size() >= 3);  // not all at once
+    CHECK(distinct.size() >= 3);   // not all at once
     CHECK(backend->live() == 10);  // replaced: min_size
     CHECK(stats().destroyed_lifetime >= 10);
 }
@@ -274,7 +280,8 @@ TEST_CASE_METHOD(F, "connections opened after clear are kept", "[lifecycle][clea
     CHECK(stats().destroyed_cleared == 1);
 }
 
-TEST_CASE_METHOD(F, "clear keeps min_size by opening new connections", "[lifecycle][clear][min_size]")
+TEST_CASE_METHOD(F, "clear keeps min_size by opening new connections",
+                 "[lifecycle][clear][min_size]")
 {
     make_pool({.min_size = 2, .max_size = 4});
     pool().clear();
@@ -395,8 +402,7 @@ TEST_CASE_METHOD(F, "every acquire after close fails with pool_closed", "[lifecy
     try {
         (void)p.acquire(1s);
         FAIL("acquire did not throw");
-    }
-    catch (const boost::system::system_error& e) {
+    } catch (const boost::system::system_error& e) {
         CHECK(e.code() == errc::pool_closed);
     }
     CHECK(backend->connects_started() == 1);  // nothing was opened after close
@@ -535,7 +541,8 @@ TEST_CASE_METHOD(RF, "async_close waits for a reset in progress", "[lifecycle][c
 
 // ------------------------------------------------------------------------------- destructor
 
-TEST_CASE_METHOD(F, "destroying the pool fails its waiters with pool_closed", "[lifecycle][destroy]")
+TEST_CASE_METHOD(F, "destroying the pool fails its waiters with pool_closed",
+                 "[lifecycle][destroy]")
 {
     auto& p = make_pool({.max_size = 1});
     auto held = acquire_now();
@@ -558,7 +565,8 @@ TEST_CASE_METHOD(F, "destroying the pool closes its idle connections", "[lifecyc
     CHECK(backend->live() == 0);
 }
 
-TEST_CASE_METHOD(F, "a lease outliving its pool can still be used and returned", "[lifecycle][destroy]")
+TEST_CASE_METHOD(F, "a lease outliving its pool can still be used and returned",
+                 "[lifecycle][destroy]")
 {
     make_pool({.max_size = 2});
     auto h = acquire_now();
@@ -572,7 +580,8 @@ TEST_CASE_METHOD(F, "a lease outliving its pool can still be used and returned",
     CHECK(backend->live() == 0);
 }
 
-TEST_CASE_METHOD(F, "a lease outliving its pool may be destroyed without polling", "[lifecycle][destroy]")
+TEST_CASE_METHOD(F, "a lease outliving its pool may be destroyed without polling",
+                 "[lifecycle][destroy]")
 {
     make_pool({.max_size = 2});
     {

@@ -16,9 +16,9 @@
 #include <type_traits>
 
 using namespace connpool::test;
+using boost::system::error_code;
 using connpool::errc;
 using connpool::pool_options;
-using boost::system::error_code;
 
 // ------------------------------------------------------------------------------- public names
 
@@ -32,22 +32,21 @@ TEST_CASE("the umbrella header brings in every public name", "[names]")
 {
     using pool_t = connpool::pool<fake_connection, connect_only_factory>;
     STATIC_REQUIRE(std::is_same_v<pool_t::handle_type, connpool::pooled<fake_connection>>);
-    STATIC_REQUIRE(std::is_same_v<decltype(std::declval<const pool_t&>().stats()),
-                                  connpool::pool_stats>);
+    STATIC_REQUIRE(
+        std::is_same_v<decltype(std::declval<const pool_t&>().stats()), connpool::pool_stats>);
     STATIC_REQUIRE(std::is_convertible_v<decltype(std::declval<const pool_t&>().get_executor()),
                                          boost::asio::any_io_executor>);
     STATIC_REQUIRE(std::is_same_v<decltype(std::declval<pool_t&>().try_acquire()),
                                   std::optional<pool_t::handle_type>>);
     STATIC_REQUIRE(noexcept(std::declval<pool_t&>().try_acquire()));
     STATIC_REQUIRE(noexcept(std::declval<const pool_t&>().stats()));
-    STATIC_REQUIRE(std::is_same_v<decltype(connpool::make_error_code(errc::pool_closed)),
-                                  error_code>);
-    STATIC_REQUIRE(std::is_same_v<decltype(connpool::pool_category()),
-                                  const boost::system::error_category&>);
+    STATIC_REQUIRE(
+        std::is_same_v<decltype(connpool::make_error_code(errc::pool_closed)), error_code>);
+    STATIC_REQUIRE(
+        std::is_same_v<decltype(connpool::pool_category()), const boost::system::error_category&>);
 }
 
-TEST_CASE("the factory concept accepts a factory with async_connect and rejects others",
-          "[names]")
+TEST_CASE("the factory concept accepts a factory with async_connect and rejects others", "[names]")
 {
     STATIC_REQUIRE(connpool::connection_factory<connect_only_factory, fake_connection>);
     STATIC_REQUIRE(connpool::connection_factory<full_factory, fake_connection>);
@@ -109,8 +108,7 @@ TEST_CASE("pool errors live in the category named connpool", "[errors]")
     CHECK(&ec.category() == &connpool::pool_category());
     CHECK(ec.value() == 1);
     CHECK(ec == errc::pool_closed);
-    CHECK(connpool::make_error_code(errc::acquire_timeout).category() ==
-          connpool::pool_category());
+    CHECK(connpool::make_error_code(errc::acquire_timeout).category() == connpool::pool_category());
 }
 
 TEST_CASE("every pool error has a distinct, non-empty message", "[errors]")
@@ -159,8 +157,7 @@ void require_rejected(const pool_options& o, const std::string& field)
     try {
         connpool::pool<fake_connection, connect_only_factory, manual_clock> p(
             ioc.get_executor(), connect_only_factory(ioc.get_executor(), backend), o);
-    }
-    catch (const std::invalid_argument& e) {
+    } catch (const std::invalid_argument& e) {
         threw = true;
         INFO("what(): " << e.what());
         CHECK(std::string(e.what()).find(field) != std::string::npos);
@@ -185,8 +182,14 @@ void require_accepted(const pool_options& o)
 TEST_CASE("bad options throw invalid_argument naming the field", "[options]")
 {
     test_clock_guard clock;
-    SECTION("max_size == 0") { require_rejected({.max_size = 0}, "max_size"); }
-    SECTION("min_size > max_size") { require_rejected({.min_size = 5, .max_size = 4}, "min_size"); }
+    SECTION("max_size == 0")
+    {
+        require_rejected({.max_size = 0}, "max_size");
+    }
+    SECTION("min_size > max_size")
+    {
+        require_rejected({.min_size = 5, .max_size = 4}, "min_size");
+    }
     SECTION("max_concurrent_connects == 0")
     {
         require_rejected({.max_concurrent_connects = 0}, "max_concurrent_connects");
@@ -199,8 +202,14 @@ TEST_CASE("bad options throw invalid_argument naming the field", "[options]")
     {
         require_rejected({.connect_timeout = -1ms}, "connect_timeout");
     }
-    SECTION("negative idle_timeout") { require_rejected({.idle_timeout = -1ms}, "idle_timeout"); }
-    SECTION("negative max_lifetime") { require_rejected({.max_lifetime = -1ms}, "max_lifetime"); }
+    SECTION("negative idle_timeout")
+    {
+        require_rejected({.idle_timeout = -1ms}, "idle_timeout");
+    }
+    SECTION("negative max_lifetime")
+    {
+        require_rejected({.max_lifetime = -1ms}, "max_lifetime");
+    }
     SECTION("negative validation_interval")
     {
         require_rejected({.validation_interval = -1ms}, "validation_interval");
@@ -221,8 +230,14 @@ TEST_CASE("bad options throw invalid_argument naming the field", "[options]")
     {
         require_rejected({.leak_threshold = -1ms}, "leak_threshold");
     }
-    SECTION("lifetime_jitter below 0") { require_rejected({.lifetime_jitter = -0.01}, "lifetime_jitter"); }
-    SECTION("lifetime_jitter of 1") { require_rejected({.lifetime_jitter = 1.0}, "lifetime_jitter"); }
+    SECTION("lifetime_jitter below 0")
+    {
+        require_rejected({.lifetime_jitter = -0.01}, "lifetime_jitter");
+    }
+    SECTION("lifetime_jitter of 1")
+    {
+        require_rejected({.lifetime_jitter = 1.0}, "lifetime_jitter");
+    }
     SECTION("lifetime_jitter NaN")
     {
         require_rejected({.lifetime_jitter = std::numeric_limits<double>::quiet_NaN()},
@@ -241,8 +256,11 @@ TEST_CASE("boundary options are accepted", "[options]")
     require_accepted({.max_size = 1});
     require_accepted({.max_waiters = 0});
     require_accepted({.acquire_timeout = 0ms});
-    require_accepted({.idle_timeout = 0ms, .max_lifetime = 0ms, .lifetime_jitter = 0.0,
-                      .validation_interval = 0ms, .keepalive_interval = 0ms});
+    require_accepted({.idle_timeout = 0ms,
+                      .max_lifetime = 0ms,
+                      .lifetime_jitter = 0.0,
+                      .validation_interval = 0ms,
+                      .keepalive_interval = 0ms});
     require_accepted({.lifetime_jitter = 0.99});
     require_accepted({.max_concurrent_connects = 1});
     require_accepted({.backoff_initial = 0ms, .backoff_max = 0ms});

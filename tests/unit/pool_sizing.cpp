@@ -10,8 +10,8 @@
 #include <vector>
 
 using namespace connpool::test;
-using connpool::errc;
 using boost::system::error_code;
+using connpool::errc;
 
 using F = fixture<>;
 
@@ -27,7 +27,8 @@ TEST_CASE_METHOD(F, "min_size connections are opened when the pool starts", "[si
     CHECK(s.in_use == 0);
 }
 
-TEST_CASE_METHOD(F, "pre-warming needs no acquire and opens no more than min_size", "[sizing][min_size]")
+TEST_CASE_METHOD(F, "pre-warming needs no acquire and opens no more than min_size",
+                 "[sizing][min_size]")
 {
     make_pool({.min_size = 2, .max_size = 8});
     advance_in_steps(10s, 1s);
@@ -81,7 +82,8 @@ TEST_CASE_METHOD(F, "min_size upkeep retries after a failed connect", "[sizing][
     CHECK(stats().idle == 1);
 }
 
-TEST_CASE_METHOD(F, "size never exceeds max_size, counting connects in flight", "[sizing][max_size]")
+TEST_CASE_METHOD(F, "size never exceeds max_size, counting connects in flight",
+                 "[sizing][max_size]")
 {
     auto& p = make_pool({.max_size = 3, .max_concurrent_connects = 8});
     backend->set_connect(outcome::pending());

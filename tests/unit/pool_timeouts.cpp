@@ -12,8 +12,8 @@
 #include <vector>
 
 using namespace connpool::test;
-using connpool::errc;
 using boost::system::error_code;
+using connpool::errc;
 namespace asio = boost::asio;
 
 using F = fixture<>;
@@ -125,7 +125,8 @@ TEST_CASE_METHOD(F, "only the expired waiter times out; later waiters keep their
     CHECK(!last.ec());
 }
 
-TEST_CASE_METHOD(F, "a deadline that passes while the connection is being handed over loses nothing",
+TEST_CASE_METHOD(F,
+                 "a deadline that passes while the connection is being handed over loses nothing",
                  "[timeout][handoff]")
 {
     auto& p = make_pool({.max_size = 1});
@@ -133,15 +134,14 @@ TEST_CASE_METHOD(F, "a deadline that passes while the connection is being handed
     acquire_result r;
     p.async_acquire(100ms, r.handler());
     poll();
-    held.release();                  // handed to the waiter...
-    manual_clock::advance(101ms);    // ...whose deadline passes before anything runs
+    held.release();                // handed to the waiter...
+    manual_clock::advance(101ms);  // ...whose deadline passes before anything runs
     poll();
     REQUIRE(r.called_once());
     if (r.ec()) {
         CHECK(r.ec() == errc::acquire_timeout);
         CHECK(!r.value());
-    }
-    else {
+    } else {
         CHECK(r.value());
         r.value().release();
     }
@@ -194,7 +194,8 @@ TEST_CASE_METHOD(F, "a huge timeout never expires (no overflow)", "[timeout]")
     CHECK(!r2.ec());
 }
 
-TEST_CASE_METHOD(fixture<ping_factory>, "huge durations in the options mean 'very long', not overflow",
+TEST_CASE_METHOD(fixture<ping_factory>,
+                 "huge durations in the options mean 'very long', not overflow",
                  "[timeout][options]")
 {
     // milliseconds::max() (or anything beyond ~292 years) does not fit the clock's nanoseconds:
@@ -224,8 +225,8 @@ TEST_CASE_METHOD(fixture<ping_factory>, "huge durations in the options mean 'ver
     }
     SECTION("idle_timeout")
     {
-        auto& p = make_pool({.max_size = 1, .idle_timeout = huge, .max_lifetime = 0ms,
-                             .keepalive_interval = 0ms});
+        auto& p = make_pool(
+            {.max_size = 1, .idle_timeout = huge, .max_lifetime = 0ms, .keepalive_interval = 0ms});
         acquire_now().release();
         poll();
         advance_in_steps(48h, 1h);
@@ -241,7 +242,9 @@ TEST_CASE_METHOD(fixture<ping_factory>, "huge durations in the options mean 'ver
     }
     SECTION("validation_interval")
     {
-        make_pool({.max_size = 1, .max_lifetime = 0ms, .validation_interval = huge,
+        make_pool({.max_size = 1,
+                   .max_lifetime = 0ms,
+                   .validation_interval = huge,
                    .keepalive_interval = 0ms});
         acquire_now().release();
         poll();
@@ -291,8 +294,9 @@ TEST_CASE_METHOD(F, "timed-out and cancelled waiters no longer count toward max_
 
 // ------------------------------------------------------------------------ connect timeouts
 
-TEST_CASE_METHOD(F, "a connect slower than connect_timeout fails with connect_timeout and frees its slot",
-                 "[timeout][connect]")
+TEST_CASE_METHOD(
+    F, "a connect slower than connect_timeout fails with connect_timeout and frees its slot",
+    "[timeout][connect]")
 {
     auto& p = make_pool({.max_size = 1,
                          .acquire_timeout = 60s,
@@ -313,9 +317,9 @@ TEST_CASE_METHOD(F, "a connect slower than connect_timeout fails with connect_ti
     CHECK(s.last_connect_error == errc::connect_timeout);
     CHECK(s.last_connect_error == boost::system::errc::timed_out);
     CHECK(s.pending == 0);
-    CHECK(s.size == 0);                  // the slot is free again
+    CHECK(s.size == 0);                       // the slot is free again
     CHECK(backend->pending_connects() == 0);  // the attempt was cancelled, not abandoned
-    CHECK(!r.called());                  // the waiter keeps waiting for its own deadline
+    CHECK(!r.called());                       // the waiter keeps waiting for its own deadline
     // After the backoff a new attempt succeeds and serves the waiter.
     advance_until([&] { return r.called(); }, 10ms, 1s);
     REQUIRE(r.called_once());
@@ -329,10 +333,8 @@ TEST_CASE_METHOD(F, "a waiter whose connects time out reports connect_timeout",
 {
     // Attempt at 0 ms times out at 300 ms; the retry comes after a backoff of 250..500 ms, so at
     // the waiter's deadline (500 ms) no attempt is in flight and the last one timed out.
-    auto& p = make_pool({.max_size = 1,
-                         .connect_timeout = 300ms,
-                         .backoff_initial = 500ms,
-                         .backoff_max = 500ms});
+    auto& p = make_pool(
+        {.max_size = 1, .connect_timeout = 300ms, .backoff_initial = 500ms, .backoff_max = 500ms});
     backend->set_connect(outcome::pending());
     acquire_result r;
     p.async_acquire(500ms, r.handler());
@@ -359,10 +361,8 @@ std::chrono::milliseconds time_to_next_attempt(Fx& fx)
 TEST_CASE_METHOD(F, "after failures the next connect waits for a growing, capped backoff",
                  "[backoff][connect]")
 {
-    auto& p = make_pool({.max_size = 2,
-                         .acquire_timeout = 3600s,
-                         .backoff_initial = 100ms,
-                         .backoff_max = 800ms});
+    auto& p = make_pool(
+        {.max_size = 2, .acquire_timeout = 3600s, .backoff_initial = 100ms, .backoff_max = 800ms});
     backend->set_connect(outcome::fail(refused()));
     acquire_result r;
     p.async_acquire(r.handler());
@@ -385,10 +385,8 @@ TEST_CASE_METHOD(F, "after failures the next connect waits for a growing, capped
 TEST_CASE_METHOD(F, "connect attempts are not retried at once after a failure",
                  "[backoff][connect]")
 {
-    auto& p = make_pool({.max_size = 4,
-                         .max_concurrent_connects = 4,
-                         .backoff_initial = 100ms,
-                         .backoff_max = 2s});
+    auto& p = make_pool(
+        {.max_size = 4, .max_concurrent_connects = 4, .backoff_initial = 100ms, .backoff_max = 2s});
     backend->set_connect(outcome::fail(refused()));
     std::vector<std::unique_ptr<acquire_result>> rs;
     for (int i = 0; i < 4; ++i) {
@@ -405,10 +403,8 @@ TEST_CASE_METHOD(F, "connect attempts are not retried at once after a failure",
 
 TEST_CASE_METHOD(F, "a successful connect resets the backoff", "[backoff][connect]")
 {
-    auto& p = make_pool({.max_size = 2,
-                         .acquire_timeout = 3600s,
-                         .backoff_initial = 100ms,
-                         .backoff_max = 1600ms});
+    auto& p = make_pool(
+        {.max_size = 2, .acquire_timeout = 3600s, .backoff_initial = 100ms, .backoff_max = 1600ms});
     backend->set_connect(outcome::fail(refused()));
     acquire_result r;
     p.async_acquire(r.handler());
@@ -547,10 +543,14 @@ namespace {
 const char* name_of(asio::cancellation_type t)
 {
     switch (t) {
-    case asio::cancellation_type::terminal: return "terminal";
-    case asio::cancellation_type::partial: return "partial";
-    case asio::cancellation_type::total: return "total";
-    default: return "?";
+    case asio::cancellation_type::terminal:
+        return "terminal";
+    case asio::cancellation_type::partial:
+        return "partial";
+    case asio::cancellation_type::total:
+        return "total";
+    default:
+        return "?";
     }
 }
 }  // namespace
@@ -606,7 +606,8 @@ TEST_CASE_METHOD(F, "cancelling the first waiter lets the next one have the conn
     CHECK(!second.ec());
 }
 
-TEST_CASE_METHOD(F, "cancelling a waiter whose connect is in flight leaks neither slot nor connection",
+TEST_CASE_METHOD(F,
+                 "cancelling a waiter whose connect is in flight leaks neither slot nor connection",
                  "[cancel][connect]")
 {
     auto& p = make_pool({.max_size = 1});
@@ -642,15 +643,14 @@ TEST_CASE_METHOD(F, "cancelling after the handoff happened does not lose the con
     acquire_result r;
     p.async_acquire(asio::bind_cancellation_slot(sig.slot(), r.handler()));
     poll();
-    held.release();                             // handed to the waiter...
+    held.release();                               // handed to the waiter...
     sig.emit(asio::cancellation_type::terminal);  // ...whose handler has not run yet
     poll();
     REQUIRE(r.called_once());
     if (r.ec()) {
         CHECK(r.ec() == asio::error::operation_aborted);
         CHECK(!r.value());
-    }
-    else {
+    } else {
         CHECK(r.value());
         r.value().release();
     }
