@@ -56,7 +56,7 @@ banner() {
 # --- packages ----------------------------------------------------------------------------------
 banner "dependencies"
 ensure_packages cmake make g++ clang clang-format-19 libclang-rt-14-dev libboost1.81-dev catch2 \
-    libbenchmark-dev libpq-dev postgresql pgbouncer
+    libbenchmark-dev libsoci-dev libpoco-dev libpq-dev postgresql pgbouncer
 cmake --version | head -n1
 g++ --version | head -n1
 clang++ --version | head -n1

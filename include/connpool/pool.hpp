@@ -140,6 +140,11 @@ public:
 
     executor_type get_executor() const noexcept { return impl_->get_executor(); }
 
+    /// The factory the pool opens connections with, e.g. to read a driver's diagnostics of the
+    /// last failed connect. The pool calls the factory's members from its strand: what you call
+    /// through this reference from another thread must be safe to call concurrently with them.
+    const Factory& factory() const noexcept { return impl_->factory(); }
+
 private:
     struct initiate_acquire {
         impl_type* impl;

@@ -138,6 +138,7 @@ public:
     }
 
     executor_type get_executor() const noexcept { return ex_; }
+    const Factory& factory() const noexcept { return factory_; }
     const pool_options& options() const noexcept { return opts_; }
 
     // ------------------------------------------------------------------------------ acquiring
