@@ -81,6 +81,16 @@ concept factory_has_is_healthy = requires(Factory& f, const Connection& c) {
     { f.is_healthy(c) } -> std::convertible_to<bool>;
 };
 
+/// Optional: `f.is_permanent_error(ec)`, true when a connect failed in a way that waiting will not
+/// mend (bad credentials, unknown database, malformed address). Then waiters that no existing
+/// connection could serve fail at once with that error instead of at their deadlines, the pool
+/// backs off by the full `backoff_max`, and until that retry, acquires that would need a new
+/// connection fail at once too. Retries go on, so a fixed configuration is picked up.
+template <class Factory>
+concept factory_has_is_permanent_error = requires(const Factory& f, const error_code& ec) {
+    { f.is_permanent_error(ec) } -> std::convertible_to<bool>;
+};
+
 namespace detail {
 
 // The error an adapter reports for an exception thrown by user code.
@@ -127,6 +137,7 @@ concept blocking_driver = requires(Driver& d) {
 ///   void ping(Conn&);                    optional; throws on failure -> async_ping
 ///   void reset(Conn&);                   optional; throws on failure -> async_reset
 ///   bool is_healthy(const Conn&) const;  optional                    -> is_healthy
+///   bool is_permanent_error(const error_code&) const;  optional     -> is_permanent_error
 /// A thrown boost::system::system_error or std::system_error keeps its code; anything else is
 /// reported as errc::factory_error. connect() may run on several threads at once.
 template <class Driver>
@@ -189,6 +200,15 @@ public:
         }
     {
         return state_->driver.is_healthy(conn);
+    }
+
+    /// Present when Driver has is_permanent_error(const error_code&).
+    bool is_permanent_error(const error_code& ec) const
+        requires requires(const Driver& d) {
+            { d.is_permanent_error(ec) } -> std::convertible_to<bool>;
+        }
+    {
+        return state_->driver.is_permanent_error(ec);
     }
 
 private:

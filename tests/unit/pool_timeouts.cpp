@@ -495,6 +495,92 @@ TEST_CASE_METHOD(F, "a connect error fails no waiter before its deadline", "[tim
     CHECK(!r.ec());
 }
 
+// ------------------------------------------------------------------ permanent connect errors
+
+namespace {
+// A backend that classifies access_denied (think: a wrong password) as permanent.
+struct strict_factory : connect_only_factory {
+    using connect_only_factory::connect_only_factory;
+    bool is_permanent_error(const error_code& ec) const { return ec == asio::error::access_denied; }
+};
+using strict_fixture = fixture<strict_factory>;
+}  // namespace
+
+TEST_CASE_METHOD(strict_fixture, "a permanent connect error fails the waiters at once",
+                 "[timeout][last_error][permanent]")
+{
+    auto& p = make_pool({.max_size = 2, .backoff_initial = 10ms, .backoff_max = 1s});
+    backend->set_connect(outcome::fail(asio::error::access_denied));
+    acquire_result a, b;
+    p.async_acquire(3600s, a.handler());
+    p.async_acquire(3600s, b.handler());
+    poll();
+    REQUIRE(a.called_once());
+    REQUIRE(b.called_once());
+    CHECK(a.ec() == asio::error::access_denied);
+    CHECK(b.ec() == asio::error::access_denied);
+    const auto s = p.stats();
+    CHECK(s.waiters == 0);
+    CHECK(s.timeouts == 0);
+    CHECK(s.size == 0);
+    CHECK(s.last_connect_error == asio::error::access_denied);
+}
+
+TEST_CASE_METHOD(strict_fixture,
+                 "after a permanent error new acquires fail at once until the full backoff "
+                 "has passed, then the pool tries again and recovers",
+                 "[timeout][backoff][permanent]")
+{
+    make_pool({.max_size = 2, .backoff_initial = 10ms, .backoff_max = 1s});
+    backend->set_connect(outcome::fail(asio::error::access_denied));
+    auto first = start_acquire(3600s);
+    REQUIRE(first->called_once());
+    REQUIRE(backend->connects_started() == 1);
+
+    advance(400ms);  // within the shortest jittered backoff_max (500 ms)
+    auto during = start_acquire(3600s);
+    REQUIRE(during->called_once());  // no new attempt, no wait
+    CHECK(during->ec() == asio::error::access_denied);
+    CHECK(backend->connects_started() == 1);
+
+    backend->set_connect(outcome::ok());  // the configuration is fixed
+    advance(600ms);                       // past any jittered backoff_max
+    auto after = start_acquire(3600s);
+    advance_until([&] { return after->called(); }, 5ms, 1s);
+    REQUIRE(after->called_once());
+    CHECK(!after->ec());
+    CHECK(backend->connects_started() == 2);
+}
+
+TEST_CASE_METHOD(strict_fixture,
+                 "a permanent error does not fail a waiter that a lent connection can serve",
+                 "[timeout][permanent]")
+{
+    auto& p = make_pool({.max_size = 2, .backoff_initial = 10ms, .backoff_max = 1s});
+    auto held = acquire_now();
+    backend->set_connect(outcome::fail(asio::error::access_denied));
+    auto waiting = start_acquire(3600s);
+    REQUIRE(backend->connects_started() == 2);  // the second connect failed for good
+    CHECK(!waiting->called());
+    held = handle{};  // returned: it goes to the waiter
+    poll();
+    REQUIRE(waiting->called_once());
+    CHECK(!waiting->ec());
+    CHECK(p.stats().in_use == 1);
+}
+
+TEST_CASE_METHOD(F, "an error the factory does not call permanent keeps its waiters waiting",
+                 "[timeout][permanent]")
+{
+    auto& p = make_pool({.max_size = 1, .backoff_initial = 10ms, .backoff_max = 10ms});
+    backend->set_connect(outcome::fail(asio::error::access_denied));
+    auto r = start_acquire(1s);
+    advance_in_steps(500ms, 5ms);
+    CHECK(!r->called());
+    CHECK(backend->connects_started() > 10);  // retried every 5-10 ms
+    CHECK(p.stats().waiters == 1);
+}
+
 // ----------------------------------------------------------------------------- max_waiters
 
 TEST_CASE_METHOD(F, "one waiter more than max_waiters fails at once with pool_exhausted",

@@ -76,17 +76,25 @@ public:
     {
         failures_ = 0;
         last_failed_ = false;
+        permanent_ = false;
         last_error_ = {};
     }
 
+    // A permanent failure (the factory says waiting will not help, e.g. bad credentials) backs
+    // off at once by the full backoff_max: later attempts still run, so a fixed configuration
+    // is noticed, but slowly.
     void on_failure(const pool_options& o, boost::system::error_code ec, time_point now,
-                    double draw) noexcept
+                    double draw, bool permanent = false) noexcept
     {
         ++failures_;
         last_failed_ = true;
+        permanent_ = permanent;
         last_error_ = ec;
-        retry_at_ = now + delay(o, failures_, draw);
+        retry_at_ = now + delay(o, permanent ? max_doublings : failures_, draw);
     }
+
+    // The most recent attempt failed with a permanent error.
+    bool failed_permanently() const noexcept { return last_failed_ && permanent_; }
 
     bool backing_off(time_point now) const noexcept { return failures_ > 0 && now < retry_at_; }
     time_point retry_at() const noexcept { return retry_at_; }
@@ -100,8 +108,11 @@ public:
     }
 
 private:
+    static constexpr unsigned max_doublings = 64;  // enough to reach any backoff_max
+
     unsigned failures_ = 0;
     bool last_failed_ = false;
+    bool permanent_ = false;
     boost::system::error_code last_error_;
     time_point retry_at_{};
 };

@@ -102,6 +102,7 @@ public:
     static constexpr bool has_ping = factory_has_async_ping<Factory, Connection>;
     static constexpr bool has_reset = factory_has_async_reset<Factory, Connection>;
     static constexpr bool has_is_healthy = factory_has_is_healthy<Factory, Connection>;
+    static constexpr bool has_is_permanent_error = factory_has_is_permanent_error<Factory>;
 
     // Use create(): the pool must be owned by a shared_ptr with on_owners_gone as its deleter.
     pool_impl(executor_type ex, Factory factory, const pool_options& opts)
@@ -250,18 +251,12 @@ public:
         // seq_cst: pairs with make_available's "push, then load closed_" (see file comment).
         if (closed_.exchange(true, std::memory_order_seq_cst))
             return finish_close_if_done();
-        std::vector<waiter_type*> failed;  // unlinked under mtx_, notified after it
+        waiter_type* failed;
         {
             std::lock_guard lk(mtx_);
-            failed.reserve(waiters_.size());
-            while (waiter_type* w = waiters_.pop_front()) {
-                left_queue_locked(*w);
-                w->result_ec = errc::pool_closed;
-                failed.push_back(w);
-            }
+            failed = fail_waiters_locked(errc::pool_closed);
         }
-        for (waiter_type* w : failed)
-            w->notify(w);
+        notify_failed(failed);
         drain_idle();
         if (auto self = this->weak_from_this().lock()) {
             boost::asio::post(strand_, [self] {
@@ -466,6 +461,13 @@ private:
                 w.result_ec = errc::pool_closed;
                 return false;
             }
+            // Fail fast while the backend refuses us for good (see on_connect_failed): the
+            // next attempt runs when the backoff allows, and an acquire then waits for it.
+            if (size_ == connecting_ && tracker_.failed_permanently() &&
+                tracker_.backing_off(now)) {
+                w.result_ec = tracker_.last_failure();
+                return false;
+            }
             if (waiters_.size() >= opts_.max_waiters) {
                 pool_counters::bump(counters_.exhausted);
                 w.result_ec = errc::pool_exhausted;
@@ -487,6 +489,31 @@ private:
     {
         if (slot_type* s = pop_ready(now))
             make_available(*s);
+    }
+
+    // Under mtx_: unlinks every waiter with `ec` as its result; returns them chained by `next`
+    // for notify_failed() after the mutex is released. Once unlinked (linked == false), a waiter
+    // is touched by nobody else (its deadline and cancellation see it claimed), so the chain may
+    // reuse its link.
+    waiter_type* fail_waiters_locked(error_code ec) noexcept
+    {
+        waiter_type* chain = nullptr;
+        waiter_type** tail = &chain;
+        while (waiter_type* w = waiters_.pop_front()) {
+            left_queue_locked(*w);
+            w->result_ec = ec;
+            *tail = w;
+            tail = &w->next;
+        }
+        return chain;
+    }
+
+    static void notify_failed(waiter_type* chain) noexcept
+    {
+        while (chain) {
+            waiter_type* w = std::exchange(chain, chain->next);
+            w->notify(w);  // may free w: its successor was read first
+        }
     }
 
     // Under mtx_: the waiter's deadline passed.
@@ -832,11 +859,19 @@ private:
                      [self, &s](error_code ec) { self->on_connect_failed(s, ec); });
     }
 
+    // On the strand (is_permanent_error is a factory member).
     void record_connect_failure(error_code ec) noexcept
     {
+        bool permanent = false;
+        if constexpr (has_is_permanent_error) {
+            try {
+                permanent = static_cast<bool>(factory_.is_permanent_error(std::as_const(ec)));
+            } catch (...) {  // a classification that throws classifies nothing
+            }
+        }
         pool_counters::bump(counters_.connect_failures);
         std::lock_guard lk(mtx_);
-        tracker_.on_failure(opts_, ec, Clock::now(), jitter_());
+        tracker_.on_failure(opts_, ec, Clock::now(), jitter_(), permanent);
         last_connect_error_ = ec;
     }
 
@@ -845,10 +880,17 @@ private:
     {
         if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
             record_connect_failure(ec);
+        waiter_type* failed = nullptr;
         {
             std::lock_guard lk(mtx_);
             --connecting_;
+            // A permanent error (bad credentials, unknown database) will not go away by waiting:
+            // when no connection exists that could come back to them, the waiters fail now with
+            // it instead of at their deadlines. `s` still counts in size_ until free_slot.
+            if (tracker_.failed_permanently() && size_ - connecting_ == 1)
+                failed = fail_waiters_locked(ec);
         }
+        notify_failed(failed);
         free_slot(s);
     }
 
