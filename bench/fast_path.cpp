@@ -1,0 +1,94 @@
+// Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
+//
+// The fast path against its floor:
+//   floor/treiber_pop_push   a bare tagged Treiber stack: pop + push, one thread and two threads
+//                            on one head (ops_per_s counts pairs of all threads together)
+//   try_acquire/connpool     try_acquire() + release of an idle connection, one thread;
+//                            vs_floor = its ops_per_s / the one-thread floor's
+
+#include "register.hpp"
+#include "support/connpool_adapter.hpp"
+#include "support/results.hpp"
+#include "support/timing.hpp"
+#include "support/treiber_stack.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace connpool_bench {
+namespace {
+
+double seconds_between(steady::time_point a, steady::time_point b)
+{
+    return std::chrono::duration<double>(b - a).count();
+}
+
+void floor_pop_push(benchmark::State& state)
+{
+    static std::unique_ptr<treiber_stack> stack;  // set up and torn down by thread 0
+    const auto threads = static_cast<std::uint32_t>(state.threads());
+    if (state.thread_index() == 0) {
+        stack = std::make_unique<treiber_stack>(threads);
+        for (std::uint32_t i = 0; i < threads; ++i)
+            stack->push(i);  // one node per thread: a pop never finds the stack empty
+    }
+    // The range-for spelled out, to read the clock after begin(), which waits for every thread.
+    auto it = state.begin();
+    const auto last = state.end();
+    const auto start = steady::now();
+    for (; it != last; ++it) {
+        const std::uint32_t node = stack->pop();
+        benchmark::DoNotOptimize(node);
+        if (node != treiber_stack::nil)
+            stack->push(node);
+    }
+    const auto end = steady::now();
+    state.SetItemsProcessed(state.iterations());
+    if (state.thread_index() == 0) {
+        // Every thread ran state.iterations() pairs; the end barrier waited for the slowest.
+        const double ops_per_s =
+            static_cast<double>(state.iterations()) * threads / seconds_between(start, end);
+        state.counters["ops_per_s"] = ops_per_s;
+        rates().record("floor/threads:" + std::to_string(threads), state.iterations(), ops_per_s);
+        stack.reset();
+    }
+}
+
+void try_acquire_release(benchmark::State& state)
+{
+    connpool_blocking pool(1);
+    auto it = state.begin();
+    const auto last = state.end();
+    const auto start = steady::now();
+    for (; it != last; ++it) {
+        auto lease = pool.pool().try_acquire();
+        if (!lease) {
+            state.SkipWithError("try_acquire found no idle connection");
+            break;
+        }
+        benchmark::DoNotOptimize((*lease)->id);
+    }  // the lease is released here, at the end of each iteration
+    const auto end = steady::now();
+    const double ops_per_s = static_cast<double>(state.iterations()) / seconds_between(start, end);
+    state.SetItemsProcessed(state.iterations());
+    state.counters["ops_per_s"] = ops_per_s;
+    rates().record("try_acquire/connpool", state.iterations(), ops_per_s);
+    set_ratio(state, "vs_floor", "floor/threads:1", ops_per_s);
+}
+
+}  // namespace
+
+void register_fast_path()
+{
+    benchmark::RegisterBenchmark("floor/treiber_pop_push", floor_pop_push)
+        ->Threads(1)
+        ->Threads(2)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark("try_acquire/connpool", try_acquire_release)->UseRealTime();
+}
+
+}  // namespace connpool_bench

@@ -1,0 +1,114 @@
+// Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef CONNPOOL_BENCH_SUPPORT_CONNPOOL_ADAPTER_HPP
+#define CONNPOOL_BENCH_SUPPORT_CONNPOOL_ADAPTER_HPP
+
+// connpool as the benchmarks see it: a trivial in-process connection, a factory that connects at
+// once, and a pool pre-warmed with P connections whose executor is an io_context run by a thread
+// of its own.
+
+#include "fake_connection.hpp"
+
+#include <connpool/connpool.hpp>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace connpool_bench {
+
+namespace asio = boost::asio;
+
+// Connects at once; the completion is posted to the handler's executor (never inline).
+// Called by the pool on its strand, one call at a time.
+struct fake_factory {
+    std::uint64_t next_id = 0;
+
+    template <class CompletionToken>
+    auto async_connect(CompletionToken&& token)
+    {
+        return asio::async_initiate<CompletionToken, void(connpool::error_code, fake_connection)>(
+            [this](auto handler) {
+                auto ex = asio::get_associated_executor(handler);
+                asio::post(ex, [h = std::move(handler), c = fake_connection{++next_id}]() mutable {
+                    std::move(h)(connpool::error_code{}, c);
+                });
+            },
+            token);
+    }
+};
+
+using bench_pool = connpool::pool<fake_connection, fake_factory>;
+
+// Waits (polling, real time) until `pool` has `n` idle connections.
+inline void wait_until_idle(const bench_pool& pool, std::size_t n)
+{
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (pool.stats().idle < n) {
+        if (std::chrono::steady_clock::now() > deadline)
+            throw std::runtime_error("connpool did not pre-warm " + std::to_string(n) +
+                                     " connections within 10 s");
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+}
+
+// The blocking interface of the harness (blocking_harness.hpp): acquire() with a deadline,
+// release(), an empty lease on failure.
+class connpool_blocking {
+public:
+    using lease = bench_pool::handle_type;
+    static constexpr const char* name = "connpool";
+
+    explicit connpool_blocking(std::size_t connections)
+        : guard_(asio::make_work_guard(ctx_)), runner_([this] { ctx_.run(); })
+    {
+        pool_.emplace(ctx_.get_executor(), fake_factory{},
+                      connpool::pool_options{.min_size = connections, .max_size = connections});
+        wait_until_idle(*pool_, connections);
+    }
+
+    connpool_blocking(const connpool_blocking&) = delete;
+    connpool_blocking& operator=(const connpool_blocking&) = delete;
+
+    ~connpool_blocking()
+    {
+        pool_.reset();  // closes: the pool's timers are cancelled, its connections destroyed
+        guard_.reset();
+        // The runner returns once the close has run out of work; a pool that keeps work pending
+        // must not hang the benchmark.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (!ctx_.stopped() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        ctx_.stop();
+        runner_.join();
+    }
+
+    lease acquire()
+    {
+        connpool::error_code ec;
+        return pool_->acquire(std::chrono::seconds(30), ec);
+    }
+    static void release(lease& l) noexcept { l.release(); }
+    static bool ok(const lease& l) noexcept { return static_cast<bool>(l); }
+
+    std::size_t waiters() const noexcept { return pool_->stats().waiters; }
+    bench_pool& pool() noexcept { return *pool_; }
+
+private:
+    asio::io_context ctx_;
+    asio::executor_work_guard<asio::io_context::executor_type> guard_;
+    std::thread runner_;
+    std::optional<bench_pool> pool_;
+};
+
+}  // namespace connpool_bench
+
+#endif
