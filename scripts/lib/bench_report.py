@@ -211,7 +211,10 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
         ("OS", meta.get("os", "?")),
         ("Compiler", meta.get("compiler", "?")),
         ("Flags", f"`{meta.get('flags', '?')}`"),
-        ("Libraries", meta.get("libraries", "?")),
+        ("Libraries", meta.get("libraries", "?") + (
+            f" (the Google Benchmark library reports a {context['library_build_type']} build; "
+            "its timing loop is inlined into the benchmarks, which are built as above)"
+            if context.get("library_build_type") else "")),
         ("Commit", f"`{meta.get('commit', '?')}`" + (" (working tree with uncommitted changes)"
                                                      if meta.get("dirty") == "yes" else "")),
         ("Date", meta.get("date", "?")),
@@ -432,7 +435,7 @@ plot {ops_cols}
 set title 'p99 acquire latency (lower is better)'
 set ylabel 'ns (log)'
 set format y '%.0s%c'
-set yrange [1:*]
+set yrange [10:*]
 plot {p99_cols}
 unset multiplot
 """)
@@ -459,6 +462,7 @@ def main():
     scenarios = blocking_scenarios(runs)
     pools = present_pools(runs, scenarios)
     md = build_markdown(args, meta, context, runs, memory, scenarios, pools)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(md.rstrip() + "\n")
     gp = write_plot(args, runs, scenarios, pools)
