@@ -16,10 +16,15 @@
 // either the offerer sees a waiter and hands a connection over under the mutex, or the waiter
 // pops the connection and hands it to the oldest waiter. So no waiter sleeps while a connection
 // sits idle. The same pattern guards close() (closed_ vs push) and clear() (generation_ vs push).
+// A connection parked in a thread's cache (idle_stack.hpp) takes part the same way:
+//   return:  store state = cached (seq_cst);           then load waiters_count_ and closed_
+//   enqueue: waiters_count_ += 1;                       then pop, and scan the slots for `cached`
+// so either the returner takes its connection back and offers it, or the waiter steals it.
 
 #include <connpool/detail/core.hpp>
 #include <connpool/detail/idle_stack.hpp>
 #include <connpool/detail/slot.hpp>
+#include <connpool/detail/stamp_clock.hpp>
 #include <connpool/detail/waiter_queue.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
@@ -54,6 +59,7 @@
 #include <memory>
 #include <mutex>
 #include <semaphore>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -64,8 +70,8 @@ enum class destroy_cause : std::uint8_t { idle, lifetime, broken, cleared, close
 
 // Monotonic counters. Relaxed: each is a statistic on its own, read by stats() only.
 struct pool_counters {
-    std::atomic<std::uint64_t> acquired{0}, waited{0}, timeouts{0}, cancelled{0}, exhausted{0},
-        created{0}, connect_failures{0}, leaks{0}, wait_ns{0};
+    std::atomic<std::uint64_t> waited{0}, timeouts{0}, cancelled{0}, exhausted{0}, created{0},
+        connect_failures{0}, leaks{0}, wait_ns{0};
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(destroy_cause::count_)>
         destroyed{};
 
@@ -92,6 +98,21 @@ public:
     using strand_type = boost::asio::strand<executor_type>;
     using timer_type =
         boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, strand_type>;
+    using stamps = stamp_clock<Clock>;
+
+    // The blocking acquire's spin before it sleeps (see spin_take).
+    static constexpr int relax_rounds = 64;
+    static constexpr int max_yield_rounds = 1024;
+
+    static void cpu_relax() noexcept
+    {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        asm volatile("yield");
+#endif
+    }
+
     // A waiter's deadline: its handler only takes the mutex, so it needs no strand (smaller).
     using deadline_timer_type =
         boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, executor_type>;
@@ -144,14 +165,17 @@ public:
 
     // ------------------------------------------------------------------------------ acquiring
 
-    // The fast path: an idle connection, ready to lend, and no waiter to overtake.
-    slot_type* try_take(time_point now) noexcept
+    // The fast path: an idle connection, ready to lend, and no waiter to overtake. Reads the
+    // clock only when validation or leak detection needs it.
+    slot_type* try_take() noexcept
     {
         // Acquire: pairs with enqueue's increment. A waiter that enqueues just after this load
         // raced with us; either order is a valid arrival order.
         if (waiters_count_.load(std::memory_order_acquire) != 0 ||
             closed_.load(std::memory_order_acquire))
             return nullptr;
+        const time_point now =
+            has_ping || opts_.leak_threshold.count() != 0 ? stamps::now() : time_point{};
         slot_type* s = pop_ready(now);
         if (s)
             lend(*s, now);
@@ -160,7 +184,7 @@ public:
 
     std::optional<handle_type> try_acquire() noexcept
     {
-        if (slot_type* s = try_take(Clock::now()))
+        if (slot_type* s = try_take())
             return lease_factory::make<Connection>(this, s);
         return std::nullopt;
     }
@@ -178,17 +202,21 @@ public:
             ec = errc::pool_closed;
             return {};
         }
-        const time_point now = Clock::now();
-        if (slot_type* s = try_take(now))
+        if (slot_type* s = try_take())
+            return lease_factory::make<Connection>(this, s);
+        // The blocking wait is in real time, whatever Clock is.
+        const auto started = std::chrono::steady_clock::now();
+        timeout = std::max(timeout, std::chrono::milliseconds::zero());
+        if (slot_type* s = spin_take(started, timeout))
             return lease_factory::make<Connection>(this, s);
 
+        const time_point now = Clock::now();
         sync_waiter w;
         if (enqueue(w, now)) {
             serve_from_idle(now);
-            bool done =
-                timeout >= std::chrono::hours(24 * 365)
-                    ? (w.ready.acquire(), true)
-                    : w.ready.try_acquire_for(std::max(timeout, std::chrono::milliseconds::zero()));
+            bool done = timeout >= std::chrono::hours(24 * 365)
+                            ? (w.ready.acquire(), true)
+                            : w.ready.try_acquire_until(started + timeout);
             if (!done) {
                 std::unique_lock lk(mtx_);
                 if (w.linked) {
@@ -205,6 +233,46 @@ public:
         return w.result_slot ? lease_factory::make<Connection>(this, w.result_slot) : handle_type{};
     }
 
+    // The blocking acquire's spin before it sleeps. A connection returned within microseconds is
+    // taken without a futex sleep and wake-up on both sides, and threads that outnumber the
+    // cores keep the connections busy instead of queueing behind a sleeping waiter (a handoff
+    // to a thread that is not running leaves the connection unused until it is scheduled).
+    // First cpu_relax() rounds, then yield() rounds, which let a preempted holder run (within
+    // the timeout). A yield burns CPU only when nothing else wants the core, and then costs well
+    // under a microsecond. Adaptive, as in adaptive mutexes: the yield budget grows while spins
+    // succeed and shrinks by an eighth each time one fails, so that when connections are held
+    // long (slow queries) acquirers go to sleep at once instead of spinning. Only while nobody
+    // waits: a spinner never overtakes a waiter.
+    slot_type* spin_take(std::chrono::steady_clock::time_point started,
+                         std::chrono::milliseconds timeout) noexcept
+    {
+        if (timeout == std::chrono::milliseconds::zero())
+            return nullptr;  // a zero timeout fails at once
+        const auto until = started + timeout;
+        // Relaxed: a heuristic; a lost update only makes one spin a little longer or shorter.
+        const int budget = yield_budget_.load(std::memory_order_relaxed);
+        for (int round = 0; round < relax_rounds + budget; ++round) {
+            if (waiters_count_.load(std::memory_order_relaxed) != 0)
+                break;
+            if (round < relax_rounds) {
+                cpu_relax();
+            } else {
+                std::this_thread::yield();
+                if (round % 8 == 0 && std::chrono::steady_clock::now() >= until)
+                    break;
+            }
+            if (slot_type* s = try_take()) {
+                if (round >= relax_rounds)  // the yields paid off: allow more of them
+                    yield_budget_.store(std::min(max_yield_rounds, budget + budget / 4 + 8),
+                                        std::memory_order_relaxed);
+                return s;
+            }
+        }
+        yield_budget_.store(budget - budget / 8 - 1 > 0 ? budget - budget / 8 - 1 : 0,
+                            std::memory_order_relaxed);
+        return nullptr;
+    }
+
     template <class Handler>
     void start_async_acquire(Handler&& handler, std::chrono::milliseconds timeout)
     {
@@ -212,28 +280,27 @@ public:
         auto ex = boost::asio::get_associated_executor(handler, ex_);
         if (closed_.load(std::memory_order_acquire))
             return post_result(ex, std::forward<Handler>(handler), errc::pool_closed, {});
-        const time_point now = Clock::now();
-        if (slot_type* s = try_take(now))
+        if (slot_type* s = try_take())
             return post_result(ex, std::forward<Handler>(handler), {},
                                lease_factory::make<Connection>(this, s));
         acquire_op<decayed>::start(this->shared_from_this(), std::forward<Handler>(handler),
-                                   timeout, now);
+                                   timeout, Clock::now());
     }
 
     // ------------------------------------------------------------------------------ returning
 
     void return_slot(slot_type& s, bool broken) noexcept override
     {
-        const time_point now = Clock::now();
         if (broken)
             return discard(s, destroy_cause::broken);
+        const time_point now = stamps::now();
         if (auto cause = unusable(s, now))
             return discard(s, *cause);
         mark_used(s, now);
         if constexpr (has_reset)
             start_maintenance(s, &pool_impl::run_reset);
         else
-            make_available(s);
+            park_in_thread_cache(s);
     }
 
     // ------------------------------------------------------------------------------ lifecycle
@@ -283,6 +350,7 @@ public:
     {
         pool_stats st;
         for (std::size_t i = 0; i < opts_.max_size; ++i) {
+            st.acquired += slots_[i].lends.load(std::memory_order_relaxed);
             switch (slots_[i].state.load(std::memory_order_relaxed)) {
             case slot_state::free:
                 continue;
@@ -290,6 +358,7 @@ public:
                 ++st.pending;
                 break;
             case slot_state::idle:
+            case slot_state::cached:
                 ++st.idle;
                 break;
             case slot_state::lent:
@@ -304,7 +373,6 @@ public:
         }
         using C = pool_counters;
         st.waiters = waiters_count_.load(std::memory_order_relaxed);
-        st.acquired = C::read(counters_.acquired);
         st.waited = C::read(counters_.waited);
         st.timeouts = C::read(counters_.timeouts);
         st.cancelled = C::read(counters_.cancelled);
@@ -553,25 +621,35 @@ private:
 
     // ------------------------------------------------------------------------------ the idle set
 
+    // `now` is only read with leak detection on (try_take passes no time otherwise).
     void lend(slot_type& s, time_point now) noexcept
     {
         s.set(slot_state::lent);
-        s.lent_at.store(ticks(now), std::memory_order_relaxed);
-        pool_counters::bump(counters_.acquired);
+        if (opts_.leak_threshold.count() != 0)
+            s.lent_at.store(ticks(now), std::memory_order_relaxed);
+        // The owner's private count (see slot::lends): a plain load and store.
+        s.lends.store(s.lends.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     }
 
-    // Why a connection may not be lent or kept, if it may not.
+    // Why a connection may not be kept, if it may not: unusable for lending, or past its
+    // lifetime (checked when it comes back and by the housekeeping sweep, not when it is lent).
     std::optional<destroy_cause> unusable(slot_type& s, time_point now) noexcept
     {
-        if (closed_.load(std::memory_order_acquire))
-            return destroy_cause::closed;
-        if (s.generation != generation_.load(std::memory_order_acquire))
-            return destroy_cause::cleared;
         if (now >= from_ticks(s.expiry)) {
             std::lock_guard lk(mtx_);
             if (limiter_.may_retire(now, from_ticks(s.created), from_ticks(s.expiry)))
                 return destroy_cause::lifetime;
         }
+        return unusable(s);
+    }
+
+    // Why a connection may not be lent, if it may not.
+    std::optional<destroy_cause> unusable(slot_type& s) noexcept
+    {
+        if (closed_.load(std::memory_order_acquire))
+            return destroy_cause::closed;
+        if (s.generation != generation_.load(std::memory_order_acquire))
+            return destroy_cause::cleared;
         if constexpr (has_is_healthy) {
             bool healthy = false;
             try {
@@ -587,19 +665,22 @@ private:
     // Pops until a connection that can be lent now is found. Connections due for validation go
     // to be pinged (they come back through make_available); unusable ones are destroyed.
     // Never called with mtx_ held.
+    // `now` is only read when the factory can ping.
     slot_type* pop_ready(time_point now) noexcept
     {
         for (;;) {
-            const std::uint32_t idx = idle_.pop();
+            const std::uint32_t idx = pop_index();
             if (idx == nil_index)
                 return nullptr;
             slot_type& s = slots_[idx];
-            if (auto cause = unusable(s, now)) {
+            if (auto cause = unusable(s)) {
                 discard(s, *cause);
                 continue;
             }
             if constexpr (has_ping) {
-                if (needs_validation<Clock>(opts_, now, last_checked(s))) {
+                // Plus the stamp clock's error: validate when it may be due, not only when it
+                // surely is.
+                if (needs_validation<Clock>(opts_, now + stamps::error(), last_checked(s))) {
                     start_maintenance(s, &pool_impl::run_ping);
                     continue;
                 }
@@ -620,7 +701,7 @@ private:
                 if (waiter_type* w = waiters_.pop_front()) {
                     left_queue_locked(*w);
                     w->result_slot = s;
-                    lend(*s, Clock::now());
+                    lend(*s, stamps::now());
                     lk.unlock();
                     w->notify(w);
                     return;
@@ -637,7 +718,80 @@ private:
             }
             if (waiters_count_.load(std::memory_order_seq_cst) == 0)
                 return;
-            s = pop_ready(Clock::now());
+            s = pop_ready(stamps::now());
+        }
+    }
+
+    // ------------------------------------------------------------------------ the thread cache
+
+    // Takes an idle slot: this thread's cached one, else the top of the stack, else one cached
+    // by another thread. The slot is then in state idle and ours. Never called with mtx_ held.
+    std::uint32_t pop_index() noexcept
+    {
+        thread_cache_entry& mine = thread_cache_for(id_);
+        if (mine.pool_id == id_ && mine.index != nil_index) {
+            const std::uint32_t i = std::exchange(mine.index, nil_index);
+            if (claim_cached(slots_[i]))
+                return i;
+        }
+        if (const std::uint32_t i = idle_.pop(); i != nil_index)
+            return i;
+        return steal_cached();
+    }
+
+    // The only way out of state `cached`; exactly one claimant wins.
+    static bool claim_cached(slot_type& s) noexcept
+    {
+        // Relaxed pre-check: no read-modify-write (no exclusive ownership of the line) on a slot
+        // that is not cached. The scan in steal_cached does the seq_cst load the waiter's side
+        // of the race needs.
+        if (s.state.load(std::memory_order_relaxed) != slot_state::cached)
+            return false;
+        slot_state expected = slot_state::cached;
+        // Acquire on success: we own the slot and must see what its returner wrote (pairs with
+        // the release half of park_in_thread_cache's seq_cst store). seq_cst keeps the claim in
+        // the total order of the no-lost-wake-up argument.
+        return s.state.compare_exchange_strong(
+            expected, slot_state::idle, std::memory_order_seq_cst, std::memory_order_relaxed);
+    }
+
+    // Scans every slot for one cached by any thread: the stack is empty, so this is the slow
+    // path (or a waiter enqueueing, or housekeeping).
+    std::uint32_t steal_cached() noexcept
+    {
+        const std::uint32_t n = static_cast<std::uint32_t>(opts_.max_size);
+        for (std::uint32_t k = 0; k < n; ++k) {
+            slot_type& s = slots_[k];
+            // seq_cst: the waiter's side of the no-lost-wake-up race (file comment): ordered
+            // after its increment of waiters_count_, paired with park_in_thread_cache's store.
+            if (s.state.load(std::memory_order_seq_cst) == slot_state::cached && claim_cached(s))
+                return k;
+        }
+        return nil_index;
+    }
+
+    // A returned connection, ready to lend again: into this thread's cache, unless someone waits.
+    void park_in_thread_cache(slot_type& s) noexcept
+    {
+        if (waiters_count_.load(std::memory_order_relaxed) != 0)
+            return make_available(s);  // straight to the oldest waiter
+        thread_cache_entry& mine = thread_cache_for(id_);
+        if (mine.pool_id == id_ && mine.index != nil_index && mine.index != s.index) {
+            slot_type& older = slots_[mine.index];
+            if (claim_cached(older))
+                make_available(older);  // one cached connection per thread: the older one goes
+        }  // to the shared stack
+        mine.pool_id = id_;
+        mine.index = s.index;
+        // seq_cst: release publishes the slot to its next claimant; seq_cst orders this store
+        // before the loads below (the returner's side of the no-lost-wake-up race).
+        s.state.store(slot_state::cached, std::memory_order_seq_cst);
+        if (waiters_count_.load(std::memory_order_seq_cst) != 0 ||
+            closed_.load(std::memory_order_seq_cst)) {
+            // Someone started waiting (or close() began) meanwhile: offer it properly, unless a
+            // waiter's scan stole it first.
+            if (claim_cached(s))
+                make_available(s);
         }
     }
 
@@ -655,15 +809,13 @@ private:
 
     // Takes the whole idle stack: destroys what is unusable (closed, cleared), offers the rest
     // again (bottom first, so that the order is kept).
+    // Cached connections are taken too: they are the most recent, so they go on top.
     void drain_idle() noexcept
     {
-        std::uint32_t idx = idle_.take_all();
-        if (idx == nil_index)
-            return;
+        std::vector<std::uint32_t> taken = take_all_idle();
         std::vector<slot_type*> keep;
-        while (idx != nil_index) {
+        for (std::uint32_t idx : taken) {
             slot_type& s = slots_[idx];
-            idx = idle_.next(idx);
             if (closed_.load(std::memory_order_acquire))
                 discard(s, destroy_cause::closed);
             else if (s.generation != generation_.load(std::memory_order_acquire))
@@ -673,6 +825,19 @@ private:
         }
         for (auto it = keep.rbegin(); it != keep.rend(); ++it)
             make_available(**it);
+    }
+
+    // Every idle connection, stacked and cached, most recent first (cached ones, then the stack
+    // from the top). They are ours (state idle) until offered or discarded.
+    std::vector<std::uint32_t> take_all_idle() noexcept
+    {
+        std::vector<std::uint32_t> taken;
+        for (std::uint32_t k = 0; k < opts_.max_size; ++k)
+            if (claim_cached(slots_[k]))
+                taken.push_back(k);
+        for (std::uint32_t i = idle_.take_all(); i != nil_index; i = idle_.next(i))
+            taken.push_back(i);
+        return taken;
     }
 
     // ------------------------------------------------------------------------------ slots
@@ -687,23 +852,34 @@ private:
 
     // The slot's connection is gone: count it out, replace it if needed. May delete the pool
     // when it is orphaned (see on_owners_gone): nothing may touch `this` after this call.
+    //
+    // Called from a lease's return too, which holds no reference to the pool: once the mutex is
+    // released, a closed pool may be deleted by on_owners_gone (on another thread) as soon as its
+    // size is 0. So everything after the unlock works on locals, or on `self`, a reference taken
+    // under the mutex when connects are to be launched (declared first: released last).
     void free_slot(slot_type& s) noexcept
     {
+        std::shared_ptr<pool_impl> self;
         std::uint32_t connects = nil_index;
-        bool finish = false, orphan_done = false;
+        close_handler_list done;
+        executor_type done_ex;
+        bool orphan_done = false;
         {
             std::lock_guard lk(mtx_);
             s.set(slot_state::free);
             s.next_free = free_head_;
             free_head_ = s.index;
             --size_;
-            connects = plan_connects_locked(Clock::now());
-            finish = size_ == 0 && closed_.load(std::memory_order_relaxed);
+            if (!closed_.load(std::memory_order_relaxed) && (self = this->weak_from_this().lock()))
+                connects = plan_connects_locked(Clock::now());
+            done = take_close_handlers_locked();
+            if (!done.empty())
+                done_ex = ex_;
             orphan_done = orphaned_ && size_ == 0;
         }
-        launch_connects(connects);
-        if (finish)
-            finish_close_if_done();
+        if (self)
+            launch_connects(connects);
+        complete_close(std::move(done), done_ex);
         if (orphan_done)
             delete this;
     }
@@ -1016,7 +1192,7 @@ private:
         for (std::size_t i = 0; i < opts_.max_size; ++i) {
             slot_type& s = slots_[i];
             const slot_state st = s.state.load(std::memory_order_relaxed);
-            if (st == slot_state::idle) {
+            if (st == slot_state::idle || st == slot_state::cached) {
                 scratch_.push_back(s.index);
             } else if (st == slot_state::lent && opts_.leak_threshold.count() != 0) {
                 const std::int64_t since = s.lent_at.load(std::memory_order_relaxed);
@@ -1075,16 +1251,20 @@ private:
     // offers below serve them.
     void sweep_idle(time_point now)
     {
-        scratch_.clear();
-        for (std::uint32_t i = idle_.take_all(); i != nil_index; i = idle_.next(i))
-            scratch_.push_back(i);
+        scratch_ = take_all_idle();
+        // Oldest first: the surplus are the least recently used (stack order alone would miss
+        // the cached connections).
+        std::stable_sort(scratch_.begin(), scratch_.end(),
+                         [this](std::uint32_t a, std::uint32_t b) {
+                             return last_used(slots_[a]) < last_used(slots_[b]);
+                         });
         std::size_t surplus;
         {
             std::lock_guard lk(mtx_);
             surplus = size_ > opts_.min_size ? size_ - opts_.min_size : 0;
         }
-        for (auto it = scratch_.rbegin(); it != scratch_.rend(); ++it) {
-            slot_type& s = slots_[*it];
+        for (std::uint32_t idx : scratch_) {
+            slot_type& s = slots_[idx];
             const bool is_surplus = surplus > 0;
             if (is_surplus)
                 --surplus;
@@ -1135,17 +1315,31 @@ private:
             delete this;
     }
 
+    using close_handler_list = std::vector<boost::asio::any_completion_handler<void(error_code)>>;
+
+    // Under mtx_: the async_close handlers to complete, once the pool is closed and empty.
+    close_handler_list take_close_handlers_locked() noexcept
+    {
+        if (size_ != 0 || !closed_.load(std::memory_order_relaxed))
+            return {};
+        return std::exchange(close_handlers_, {});
+    }
+
+    static void complete_close(close_handler_list done, const executor_type& ex) noexcept
+    {
+        for (auto& h : done)  // post() runs each through its own associated executor
+            boost::asio::post(ex, boost::asio::append(std::move(h), error_code{}));
+    }
+
+    // Only with a live pool (an owner's call, or on_owners_gone itself).
     void finish_close_if_done() noexcept
     {
-        std::vector<boost::asio::any_completion_handler<void(error_code)>> done;
+        close_handler_list done;
         {
             std::lock_guard lk(mtx_);
-            if (size_ != 0 || !closed_.load(std::memory_order_relaxed))
-                return;
-            done.swap(close_handlers_);
+            done = take_close_handlers_locked();
         }
-        for (auto& h : done)  // post() runs each through its own associated executor
-            boost::asio::post(ex_, boost::asio::append(std::move(h), error_code{}));
+        complete_close(std::move(done), ex_);
     }
 
     // ------------------------------------------------------------------------------ helpers
@@ -1200,11 +1394,14 @@ private:
     }
 
     const pool_options opts_;
+    const std::uint64_t id_ = next_pool_id();  // keys this pool's thread cache entries
     Factory factory_;
     executor_type ex_;
     strand_type strand_;
     std::unique_ptr<slot_type[]> slots_;
     idle_stack idle_;
+
+    std::atomic<int> yield_budget_{max_yield_rounds / 4};  // see spin_take
 
     // The Dekker flags (see the file comment).
     alignas(64) std::atomic<std::size_t> waiters_count_{0};
@@ -1226,7 +1423,7 @@ private:
     jitter_source jitter_;
     bool retry_requested_ = false;
     bool orphaned_ = false;
-    std::vector<boost::asio::any_completion_handler<void(error_code)>> close_handlers_;
+    close_handler_list close_handlers_;
 
     // Used on the strand only.
     timer_type housekeeping_timer_;

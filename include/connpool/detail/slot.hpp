@@ -17,6 +17,7 @@ enum class slot_state : std::uint8_t {
     free,         // no connection; counts nothing
     connecting,   // a connect is in flight
     idle,         // in the idle stack (or being taken out of it)
+    cached,       // idle in a thread's cache; whoever CASes it out of this state owns it
     lent,         // held by a lease
     maintenance,  // being reset, validated or keepalive-pinged
     destroying,   // its connection's destructor is running
@@ -38,7 +39,12 @@ struct slot {
     std::int64_t expiry = 0;   // likewise
     std::uint64_t generation = 0;
 
-    // Read by stats() and the housekeeping scan; relaxed (gauges only).
+    // How many leases this slot has handed out. Written only by the slot's current owner (a load
+    // and a store, no read-modify-write: no locked instruction on the fast path), read by stats().
+    std::atomic<std::uint64_t> lends{0};
+
+    // Read by stats() and the housekeeping scan (relaxed: gauges only). Also the claim word of a
+    // cached slot: see pool_impl::claim_cached.
     std::atomic<slot_state> state{slot_state::free};
     // The lent_at of the lease last counted as a suspected leak; housekeeping (strand) only.
     std::int64_t leak_reported_for = INT64_MIN;
