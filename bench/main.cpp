@@ -35,6 +35,8 @@ int main(int argc, char** argv)
     benchmark::AddCustomContext("connpool_round_seconds", std::to_string(settings().round_seconds));
     benchmark::AddCustomContext("connpool_tsc_ticks_per_ns",
                                 std::to_string(calibrated().ticks_per_ns));
+    benchmark::AddCustomContext("connpool_timer_overhead_ns",
+                                std::to_string(ticks_to_ns(calibrated().timer_overhead_ticks)));
     benchmark::AddCustomContext("connpool_latency_sample_every",
                                 std::to_string(latency_recorder::sample_every));
 #if defined(__VERSION__)

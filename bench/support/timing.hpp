@@ -71,6 +71,7 @@ inline std::uint64_t ticks_now() noexcept
 
 struct calibration {
     double ticks_per_ns = 1.0;
+    double timer_overhead_ticks = 0;  // ticks_end() - ticks_begin() with nothing between
 };
 
 inline calibration& calibrated() noexcept
@@ -115,6 +116,15 @@ inline void calibrate(std::chrono::nanoseconds window)
     }
     std::sort(rates.begin(), rates.end());
     calibrated().ticks_per_ns = CONNPOOL_BENCH_HAVE_TSC ? rates[2] : 1.0;
+
+    // What a latency sample adds by itself (reported, not subtracted): the median of empty pairs.
+    std::vector<std::uint64_t> empty(10'001);
+    for (std::uint64_t& e : empty) {
+        const std::uint64_t t0 = ticks_begin();
+        e = ticks_end() - t0;
+    }
+    std::nth_element(empty.begin(), empty.begin() + 5000, empty.end());
+    calibrated().timer_overhead_ticks = static_cast<double>(empty[5000]);
 }
 
 }  // namespace connpool_bench

@@ -269,8 +269,12 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
     md.append("### Acquire latency\n")
     md.append("Time spent in the acquire call, p50 / p99. Every 8th acquire of every thread is "
               "timed with the TSC (calibrated against `steady_clock`), into buffers allocated "
-              "before the round; each sample is weighted by the operations it stands for. With "
-              "more threads than cores, the tail includes time a thread spent preempted.\n")
+              "before the round; each sample is weighted by the operations it stands for. Each "
+              "sample includes the cost of its two timestamps"
+              + (f" ({float(context['connpool_timer_overhead_ns']):.0f} ns in this run, not "
+                 "subtracted)" if context.get("connpool_timer_overhead_ns") else "")
+              + ". With more threads than cores, the tail includes time a thread spent "
+              "preempted.\n")
     header = ["T × P", "W"] + [f"{p} p50 / p99" for p in pools]
     rows = []
     for key, t, p, w in scenarios:
