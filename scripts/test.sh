@@ -13,6 +13,10 @@
 #           unit tests; ctest -L unit
 #   tsan    g++ -O1 with ThreadSanitizer: both stress binaries (lock-free and mutex-based idle
 #           stack); ctest -L stress
+#   postgres  the PostgreSQL adapter against real servers: builds the integration tests and the
+#           postgres example in the gcc stage's tree, starts a throwaway PostgreSQL 15 and a
+#           PgBouncer (scripts/lib/pg.sh; stopped again whatever happens), runs ctest -L integration
+#           and the example, stops the servers
 #
 # Environment:
 #   BUILD_ROOT   where the build trees go (default: <repo>/build; one subfolder per stage)
@@ -32,7 +36,7 @@ cd "$root"
 # shellcheck source=scripts/lib/deps.sh
 source scripts/lib/deps.sh
 
-all_stages=(format gcc clang asan tsan)
+all_stages=(format gcc clang asan tsan postgres)
 build_root=${BUILD_ROOT:-$root/build}
 jobs=${JOBS:-2}
 keep_going=${KEEP_GOING:-1}
@@ -127,17 +131,23 @@ stage_format() {
     CLANG_FORMAT=${CLANG_FORMAT:-clang-format-19} bash scripts/format.sh --check
 }
 
-stage_gcc() {
-    local dir=$build_root/gcc-debug
+# configure_gcc_debug <dir>: the gcc stage's configuration (the postgres stage reuses its tree).
+configure_gcc_debug() {
     local bench=OFF
     if [[ -f bench/CMakeLists.txt ]]; then
         bench=ON # built (compile check), not run: benchmarks are timed on purpose, not in CI
     fi
-    configure "$dir" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug -DCONNPOOL_WERROR=ON \
+    configure "$1" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug -DCONNPOOL_WERROR=ON \
         -DCONNPOOL_BUILD_BENCHMARKS="$bench"
+}
+
+stage_gcc() {
+    local dir=$build_root/gcc-debug
+    configure_gcc_debug "$dir"
     build "$dir"
     local rc=0
-    run_ctest "$dir" || rc=$?
+    # Integration tests need the servers of the postgres stage.
+    run_ctest "$dir" -LE integration || rc=$?
     run_demo "$dir" || rc=$?
     return "$rc"
 }
@@ -206,6 +216,25 @@ stage_tsan() {
     build "$dir" connpool_stress_tests connpool_stress_tests_mutex_stack
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
     run_ctest "$dir" -L stress
+}
+
+stage_postgres() {
+    local dir=$build_root/gcc-debug
+    configure_gcc_debug "$dir"
+    build "$dir" connpool_postgres_tests connpool_example_postgres
+    # shellcheck source=scripts/lib/pg.sh
+    source scripts/lib/pg.sh
+    # The servers go away whatever happens: failed tests, a failing command, Ctrl-C.
+    trap pg_stop EXIT
+    trap 'pg_stop; exit 130' INT TERM
+    pg_start
+    local rc=0
+    run_ctest "$dir" -L integration || rc=$?
+    echo "example: connpool_example_postgres (200 coroutines, pool of 8)"
+    timeout 120 "$dir/examples/connpool_example_postgres" "$CONNPOOL_PG_CONNINFO" || rc=$?
+    pg_stop
+    trap - EXIT INT TERM
+    return "$rc"
 }
 
 # --- run ---------------------------------------------------------------------------------------
