@@ -188,7 +188,8 @@ template <class Clock>
 bool needs_validation(const pool_options& o, typename Clock::time_point now,
                       typename Clock::time_point last_used) noexcept
 {
-    return now - last_used >= o.validation_interval;
+    // 0 = always, whatever the clocks say (stamps may come from a coarse clock).
+    return o.validation_interval.count() == 0 || now - last_used >= o.validation_interval;
 }
 
 // Background keepalive: ping a connection idle for keepalive_interval (0 = off).

@@ -101,7 +101,7 @@ public:
     using stamps = stamp_clock<Clock>;
 
     // The blocking acquire's spin before it sleeps (see spin_take).
-    static constexpr int relax_rounds = 64;
+    static constexpr int relax_rounds = 16;
     static constexpr int max_yield_rounds = 1024;
 
     static void cpu_relax() noexcept
@@ -255,7 +255,10 @@ public:
             if (waiters_count_.load(std::memory_order_relaxed) != 0)
                 break;
             if (round < relax_rounds) {
-                cpu_relax();
+                // Exponential backoff between probes: each probe reads lines the holder
+                // writes, and would slow it down.
+                for (int i = 0; i < 1 << std::min(round, 5); ++i)
+                    cpu_relax();
             } else {
                 std::this_thread::yield();
                 if (round % 8 == 0 && std::chrono::steady_clock::now() >= until)
@@ -469,7 +472,7 @@ private:
         static void on_notify(waiter_type* w) noexcept
         {
             auto* op = static_cast<acquire_op*>(w);
-            boost::asio::post(op->handler_executor(), [op] { op->on_claimed(); });
+            post_unwrapped(op->handler_executor(), [op] { op->on_claimed(); });
         }
 
         // On the handler's executor.
@@ -514,8 +517,22 @@ private:
     template <class Executor, class Handler>
     static void post_result(const Executor& ex, Handler&& handler, error_code ec, handle_type lease)
     {
-        boost::asio::post(
-            ex, boost::asio::append(std::forward<Handler>(handler), ec, std::move(lease)));
+        post_unwrapped(ex,
+                       boost::asio::append(std::forward<Handler>(handler), ec, std::move(lease)));
+    }
+
+    // asio::post, but a type-erased io_context executor (the usual case) is posted to directly:
+    // through any_io_executor the function would be type-erased and allocated twice (measured:
+    // about twice the instructions of a plain post).
+    template <class Executor, class Fn>
+    static void post_unwrapped(const Executor& ex, Fn&& fn)
+    {
+        if constexpr (std::is_same_v<Executor, executor_type>) {
+            using io_executor = boost::asio::io_context::executor_type;
+            if (const io_executor* io = ex.template target<io_executor>())
+                return void(boost::asio::post(*io, std::forward<Fn>(fn)));
+        }
+        boost::asio::post(ex, std::forward<Fn>(fn));
     }
 
     // Queues `w`, or refuses it (closed, or max_waiters reached: result set, not queued).
@@ -757,17 +774,36 @@ private:
 
     // Scans every slot for one cached by any thread: the stack is empty, so this is the slow
     // path (or a waiter enqueueing, or housekeeping).
+    //
+    // Which one: the least recently used, so that a thread does not take the connection another
+    // running thread is about to take back (at W = 0 a busy thread's connection is cached half of
+    // the time, and two threads would steal it from each other in turn); ties are broken by a
+    // scan that starts at a per-thread offset, so that stealers spread over the candidates.
     std::uint32_t steal_cached() noexcept
     {
         const std::uint32_t n = static_cast<std::uint32_t>(opts_.max_size);
-        for (std::uint32_t k = 0; k < n; ++k) {
-            slot_type& s = slots_[k];
-            // seq_cst: the waiter's side of the no-lost-wake-up race (file comment): ordered
-            // after its increment of waiters_count_, paired with park_in_thread_cache's store.
-            if (s.state.load(std::memory_order_seq_cst) == slot_state::cached && claim_cached(s))
-                return k;
+        static thread_local const std::uint32_t offset =
+            static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(&thread_cache_for(0)) >> 6);
+        for (;;) {
+            std::uint32_t best = nil_index;
+            std::int64_t best_used = INT64_MAX;
+            for (std::uint32_t j = 0; j < n; ++j) {
+                const std::uint32_t k = (offset + j) % n;
+                slot_type& s = slots_[k];
+                // seq_cst: the waiter's side of the no-lost-wake-up race (file comment): ordered
+                // after its increment of waiters_count_, paired with park_in_thread_cache's store.
+                if (s.state.load(std::memory_order_seq_cst) != slot_state::cached)
+                    continue;
+                const std::int64_t used = s.last_used.load(std::memory_order_relaxed);
+                if (used < best_used) {
+                    best = k;
+                    best_used = used;
+                }
+            }
+            if (best == nil_index || claim_cached(slots_[best]))
+                return best;
+            // Someone else claimed it first: look again (lock-free: they made progress).
         }
-        return nil_index;
     }
 
     // A returned connection, ready to lend again: into this thread's cache, unless someone waits.
@@ -1089,7 +1125,7 @@ private:
             return discard(s, destroy_cause::cleared);  // opened before a clear(): never lent
         s.created = ticks(now);
         s.expiry = ticks(expiry_of<Clock>(opts_, now, draw));
-        mark_used(s, now);
+        mark_used(s, stamps::now());  // every last_used/last_checked stamp from one clock
         make_available(s);
         replan();  // the connect slot is free again: more waiters or min_size may want it
     }
@@ -1156,7 +1192,7 @@ private:
         if (auto cause = unusable(s, now))
             return discard(s, *cause);
         // Known good now; last_used stays, so a pinged surplus connection still ages out.
-        s.last_checked.store(ticks(now), std::memory_order_relaxed);
+        s.last_checked.store(ticks(stamps::now()), std::memory_order_relaxed);
         make_available(s);
         replan();
     }
