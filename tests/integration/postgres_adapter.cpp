@@ -42,14 +42,14 @@ TEST_CASE("queries return rows, columns, NULLs and bound parameters", "[postgres
         CHECK(r.status() == PGRES_TUPLES_OK);
         REQUIRE(r.rows() == 3);
         REQUIRE(r.columns() == 4);
-        CHECK(r.column_name(0) == "answer");
+        CHECK(std::string(r.column_name(0)) == "answer");
         CHECK(r.column("was_null") == 1);
-        CHECK(r.value(2, 0) == "42");
-        CHECK(r.value(0, 1) == "t");
-        CHECK(r.value(1, 2) == "it's");
+        CHECK(std::string(r.value(2, 0)) == "42");
+        CHECK(std::string(r.value(0, 1)) == "t");
+        CHECK(std::string(r.value(1, 2)) == "it's");
         CHECK(r.is_null(0, 3));
         CHECK(!r.get(0, 3).has_value());
-        CHECK(r.get(0, 0) == std::optional<std::string_view>("42"));
+        CHECK(std::string(r.get(0, 0).value_or("")) == "42");
 
         auto cmd = co_await conn.async_execute(
             "CREATE TEMP TABLE t(x int); INSERT INTO t SELECT generate_series(1, 5)",
@@ -85,7 +85,7 @@ TEST_CASE("a server error carries its SQLSTATE, message and detail; the connecti
         CHECK(conn.is_healthy());
 
         auto ok = co_await conn.async_query("SELECT 1", asio::use_awaitable);
-        CHECK(ok.value(0, 0) == "1");
+        CHECK(std::string(ok.value(0, 0)) == "1");
         CHECK(conn.last_diagnostics().empty());
 
         auto [ec2, r2] = co_await conn.async_query("SELEC 1", asio::as_tuple(asio::use_awaitable));
@@ -104,10 +104,10 @@ TEST_CASE("a large parameter is sent in pieces (PQflush, socket writable) and ar
         postgres::params args{std::string(size, 'x')};
         auto r = co_await conn.async_query("SELECT length($1::text)", std::move(args),
                                            asio::use_awaitable);
-        CHECK(r.value(0, 0) == std::to_string(size));
+        CHECK(std::string(r.value(0, 0)) == std::to_string(size));
         auto big =
             co_await conn.async_query("SELECT repeat('y', 8 * 1024 * 1024)", asio::use_awaitable);
-        CHECK(big.value(0, 0).size() == 8u * 1024 * 1024);
+        CHECK(std::string(big.value(0, 0)).size() == 8u * 1024 * 1024);
         CHECK(conn.is_healthy());
     }());
 }
@@ -155,7 +155,7 @@ TEST_CASE("request_cancel() stops the statement on the server; the connection st
         CHECK(since(t0) < 10s);
         CHECK(conn.is_healthy());
         auto ok = co_await conn.async_query("SELECT 2", asio::use_awaitable);
-        CHECK(ok.value(0, 0) == "2");
+        CHECK(std::string(ok.value(0, 0)) == "2");
     }());
 }
 

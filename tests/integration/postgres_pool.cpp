@@ -124,7 +124,7 @@ TEST_CASE("a backend killed while idle is replaced before it is lent; the caller
                                                    asio::as_tuple(asio::use_awaitable));
         INFO(conn->last_diagnostics().text);
         REQUIRE(!qec);
-        CHECK(r.value(0, 0) != std::to_string(old_pid));
+        CHECK(std::string(r.value(0, 0)) != std::to_string(old_pid));
         CHECK(pool.stats().destroyed_broken == 1);  // the killed one, found by validation
     }());
 }
@@ -151,7 +151,7 @@ TEST_CASE("a backend killed while lent fails the query with a connection error, 
 
         auto next = co_await pool.async_acquire(asio::use_awaitable);
         auto ok = co_await next->async_query("SELECT pg_backend_pid()", asio::use_awaitable);
-        CHECK(ok.value(0, 0) != std::to_string(old_pid));
+        CHECK(std::string(ok.value(0, 0)) != std::to_string(old_pid));
     }());
 }
 
@@ -352,7 +352,7 @@ TEST_CASE("a server at max_connections: the pool reports 53300, retries with bac
         REQUIRE(!ec2);
         CHECK(since(t0) < 3s);
         auto r = co_await conn2->async_query("SELECT 1", asio::use_awaitable);
-        CHECK(r.value(0, 0) == "1");
+        CHECK(std::string(r.value(0, 0)) == "1");
     }());
 }
 
@@ -374,13 +374,13 @@ TEST_CASE("session state never leaks between leases: SET, temp tables and prepar
         auto conn = co_await pool.async_acquire(asio::use_awaitable);
         REQUIRE(conn->backend_pid() == pid);  // the same backend: reset, not replaced
         auto timeout = co_await conn->async_query("SHOW statement_timeout", asio::use_awaitable);
-        CHECK(timeout.value(0, 0) == "0");
+        CHECK(std::string(timeout.value(0, 0)) == "0");
         auto temp = co_await conn->async_query("SELECT to_regclass('pg_temp.leak') IS NULL",
                                                asio::use_awaitable);
-        CHECK(temp.value(0, 0) == "t");
+        CHECK(std::string(temp.value(0, 0)) == "t");
         auto prepared = co_await conn->async_query("SELECT count(*) FROM pg_prepared_statements",
                                                    asio::use_awaitable);
-        CHECK(prepared.value(0, 0) == "0");
+        CHECK(std::string(prepared.value(0, 0)) == "0");
     }());
 }
 
@@ -410,7 +410,7 @@ TEST_CASE("a lease returned inside a transaction is rolled back, never handed ou
             CHECK(conn->transaction_status() == PQTRANS_IDLE);
             auto n =
                 co_await conn->async_query("SELECT count(*) FROM tx_probe", asio::use_awaitable);
-            CHECK(n.value(0, 0) == "0");  // rolled back, not committed by someone else
+            CHECK(std::string(n.value(0, 0)) == "0");  // rolled back, not committed by someone else
 
             co_await conn->async_execute("BEGIN", asio::use_awaitable);
             auto [ec, r] =
@@ -422,7 +422,7 @@ TEST_CASE("a lease returned inside a transaction is rolled back, never handed ou
         CHECK(conn->backend_pid() == pid);
         CHECK(conn->transaction_status() == PQTRANS_IDLE);
         auto ok = co_await conn->async_query("SELECT 5", asio::use_awaitable);
-        CHECK(ok.value(0, 0) == "5");
+        CHECK(std::string(ok.value(0, 0)) == "5");
     }());
 }
 
