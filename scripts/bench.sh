@@ -13,7 +13,8 @@
 #   --out FILE       the markdown to write (default: docs/benchmarks.md; the PNG goes next to it)
 #   -- ARGS          passed on to connpool_bench (e.g. --benchmark_filter=blocking/16x4)
 #
-# Environment: CXX (default g++), JOBS (parallel compile jobs, default 2).
+# Environment: CXX (default g++), JOBS (parallel compile jobs, default 2), POSTGRES_TIMEOUT
+# (seconds scripts/bench-postgres.sh may take, default 600).
 # The full run takes about 10-15 minutes on 2 cores: 3 repetitions of every benchmark, 3 s rounds
 # for the timed harnesses. Run it on a quiet machine: other load skews every figure.
 set -euo pipefail
@@ -102,11 +103,25 @@ postgres_fragment=$results/postgres.md
 postgres_status="scripts/bench-postgres.sh does not exist"
 rm -f "$postgres_fragment"
 if [[ -f scripts/bench-postgres.sh ]]; then
+    # Its own settings (BENCH_MIN_TIME, BENCH_REPETITIONS) follow --quick unless set; a run that
+    # hangs is stopped (the script's trap stops its servers) and reported as failed.
+    pg_env=()
+    if ((quick)); then
+        pg_env=(BENCH_MIN_TIME="${BENCH_MIN_TIME:-0.1}" BENCH_REPETITIONS="${BENCH_REPETITIONS:-1}")
+    fi
+    pg_timeout=${POSTGRES_TIMEOUT:-600}
     echo "bench.sh: scripts/bench-postgres.sh $build_dir $postgres_fragment"
-    if bash scripts/bench-postgres.sh "$build_dir" "$postgres_fragment"; then
+    pg_rc=0
+    env "${pg_env[@]}" timeout --kill-after=30 "$pg_timeout" \
+        bash scripts/bench-postgres.sh "$build_dir" "$postgres_fragment" || pg_rc=$?
+    if ((pg_rc == 0)); then
         postgres_status=ok
+    elif ((pg_rc == 124 || pg_rc == 137)); then
+        postgres_status="scripts/bench-postgres.sh did not finish within $pg_timeout s and was stopped"
     else
-        postgres_status="scripts/bench-postgres.sh failed (exit $?); see the output of scripts/bench.sh"
+        postgres_status="scripts/bench-postgres.sh failed (exit $pg_rc); see the output of scripts/bench.sh"
+    fi
+    if [[ $postgres_status != ok ]]; then
         echo "bench.sh: $postgres_status" >&2
     fi
 fi

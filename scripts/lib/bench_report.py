@@ -377,8 +377,11 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
             os.path.getsize(args.postgres_fragment) > 0 and args.postgres_status == "ok":
         with open(args.postgres_fragment, encoding="utf-8") as f:
             frag = f.read().strip()
-        # demote the fragment's headings below this section's
-        frag = re.sub(r"^(#+)", lambda m: "#" * min(6, len(m.group(1)) + 2), frag, flags=re.M)
+        # the fragment's top headings become level 3, under this section's
+        levels = [len(h) for h in re.findall(r"^(#+) ", frag, flags=re.M)]
+        shift = 3 - min(levels) if levels else 0
+        frag = re.sub(r"^(#+) ", lambda m: "#" * max(1, min(6, len(m.group(1)) + shift)) + " ",
+                      frag, flags=re.M)
         md.append(frag + "\n")
     else:
         md.append(f"Not measured in this run: {args.postgres_status or 'no result'}.\n")
