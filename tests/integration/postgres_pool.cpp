@@ -188,7 +188,7 @@ TEST_CASE("a server restart under load: no acquire hangs, every failure is a con
             const auto t0 = clock::now();
             auto [ec, conn] = co_await loaded.async_acquire(asio::as_tuple(asio::use_awaitable));
             ++acquires;
-            if (since(t0) > deadline + 500ms)
+            if (since(t0) > deadline + 1s)  // a bound against hangs on a busy machine
                 ++late;
             if (ec) {
                 errors.expect_connection_error(ec, "acquire");
@@ -271,7 +271,7 @@ TEST_CASE("a stopped server: acquires fail within their deadline with the connec
             INFO(ec.message());
             CHECK(ec == postgres::client_errc::connection_failed);  // not a bare acquire_timeout
             CHECK(ec != connpool::errc::acquire_timeout);
-            CHECK(took <= 700ms + 300ms);
+            CHECK(took <= 700ms + 1s);  // the deadline, not a hang
         }
         CHECK(pool.stats().last_connect_error == postgres::client_errc::connection_failed);
         CHECK(pool.factory().last_connect_diagnostics().text.find("refused") != std::string::npos);
@@ -516,11 +516,23 @@ TEST_CASE("a wrong password or an unknown database fails fast with the server's 
         CHECK(ec2 == expected);
         CHECK(since(t0) < 1500ms);
 
-        // Retries go on at the pace of backoff_max (so a fixed configuration is picked up),
-        // not in a tight loop.
+        // Under steady demand, retries go on (so a fixed configuration is picked up) at the pace
+        // of backoff_max, not in a tight loop: at most one per backoff_max / 2 (the jitter
+        // shortens a delay by up to half). Every acquire meanwhile fails fast.
         const auto failures = pool.stats().connect_failures;
-        co_await pause(1000ms);
+        const auto window = clock::now();
+        int slow = 0;
+        while (since(window) < 1000ms) {
+            t0 = clock::now();
+            auto [ec3, conn3] = co_await pool.async_acquire(asio::as_tuple(asio::use_awaitable));
+            CHECK(ec3 == expected);
+            if (since(t0) >= 1500ms)
+                ++slow;
+            co_await pause(10ms);
+        }
         const auto more = pool.stats().connect_failures - failures;
-        CHECK(more <= 1000 / 200 + 2);
+        CHECK(slow == 0);
+        CHECK(more >= 2);
+        CHECK(more <= 1000 / 100 + 2);
     }());
 }
