@@ -427,6 +427,24 @@ TEST_CASE_METHOD(F, "close destroys idle connections now and lent ones when they
     CHECK(backend->connects_started() == 2);  // min_size is not kept after close
 }
 
+TEST_CASE_METHOD(RF, "a reset cut short by close counts as closed, not as broken",
+                 "[lifecycle][close][reset]")
+{
+    auto& p = make_pool({.max_size = 1});
+    backend->set_reset(outcome::pending());
+    acquire_now().release();
+    poll();  // its reset is now in flight
+    REQUIRE(backend->resets() == 1);
+    p.close();
+    poll();
+    // The driver gives up on it (as a real one does when its socket is torn down).
+    REQUIRE(backend->complete_next_reset(boost::asio::error::operation_aborted));
+    poll();
+    CHECK(backend->live() == 0);
+    CHECK(p.stats().destroyed_closed == 1);
+    CHECK(p.stats().destroyed_broken == 0);
+}
+
 TEST_CASE_METHOD(F, "close is idempotent", "[lifecycle][close]")
 {
     auto& p = make_pool({.min_size = 1, .max_size = 1});

@@ -1186,8 +1186,9 @@ private:
             std::lock_guard lk(mtx_);
             --in_transit_;
         }
-        if (ec)
-            return discard(s, destroy_cause::broken);
+        if (ec)  // a call cut short by close() failed for that reason, not a broken connection
+            return discard(s, closed_.load(std::memory_order_acquire) ? destroy_cause::closed
+                                                                      : destroy_cause::broken);
         const time_point now = Clock::now();
         if (auto cause = unusable(s, now))
             return discard(s, *cause);
