@@ -163,6 +163,8 @@ CONNPOOL_META_DIRTY=$dirty \
 CONNPOOL_META_DATE=$(date -u +'%Y-%m-%d %H:%M UTC') \
 CONNPOOL_META_DURATION="$((elapsed / 60)) min $((elapsed % 60)) s (build and run)" \
 CONNPOOL_META_NOTE="Load average (1, 5, 15 min): $load_before before the run, $load_after after it." \
+CONNPOOL_META_LOAD_BEFORE=$load_before \
+CONNPOOL_META_LOAD_AFTER=$load_after \
     python3 - "$results/meta.json" <<'EOF'
 import json, os, sys
 meta = {k[len("CONNPOOL_META_"):].lower(): v for k, v in os.environ.items()

@@ -224,6 +224,18 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
     md.append(table(["", ""], rows) + "\n")
     if meta.get("note"):
         md.append(meta["note"] + "\n")
+    try:
+        cores = int(meta.get("cores", "0"))
+        loads = [float(meta[k].split()[0]) for k in ("load_before", "load_after") if meta.get(k)]
+    except ValueError:
+        cores, loads = 0, []
+    if cores and loads and max(loads) > cores:
+        md.append(f"> **The machine was busy during this run** (1-minute load average up to "
+                  f"{max(loads):.1f} on {cores} cores). The threads of the multi-threaded "
+                  "scenarios were then often time-sliced on one core instead of running in "
+                  "parallel, which hides contention from every pool alike and moves figures by "
+                  "far more than the spread between repetitions suggests. Rerun on a quiet "
+                  "machine before drawing conclusions from the multi-threaded rows.\n")
     md.append("Binaries run:\n\n```sh\n" + meta.get("runs", "") + "\n```\n")
 
     md.append("## Against the design budgets\n")
