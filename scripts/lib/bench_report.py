@@ -233,8 +233,9 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
         md.append(f"> **The machine was busy during this run** (1-minute load average up to "
                   f"{max(loads):.1f} on {cores} cores). The threads of the multi-threaded "
                   "scenarios were then often time-sliced on one core instead of running in "
-                  "parallel, which hides contention from every pool alike and moves figures by "
-                  "far more than the spread between repetitions suggests. Rerun on a quiet "
+                  "parallel, which hides much of the contention these scenarios are meant to create "
+                  "(not necessarily to the same degree for every pool) and moves figures by far "
+                  "more than the spread between repetitions suggests. Rerun on a quiet "
                   "machine before drawing conclusions from the multi-threaded rows.\n")
     md.append("Binaries run:\n\n```sh\n" + meta.get("runs", "") + "\n```\n")
 
