@@ -29,6 +29,7 @@
 #include <exception>
 #include <memory>
 #include <system_error>
+#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -213,10 +214,28 @@ public:
 
 private:
     struct state {
-        state(Driver d, std::size_t threads) : driver(std::move(d)), workers(threads) {}
-        ~state() { workers.join(); }
+        state(Driver d, std::size_t threads)
+            : driver(std::move(d)), workers(std::make_unique<boost::asio::thread_pool>(threads))
+        {
+        }
+        // Waits for the calls in flight. The last reference may go away on a worker itself (a
+        // call whose completion outlived the factory), and a thread cannot join itself: then a
+        // detached thread joins and destroys the workers once this one has returned.
+        ~state()
+        {
+            if (!workers->get_executor().running_in_this_thread()) {
+                workers->join();
+                return;
+            }
+            workers->stop();
+            try {
+                std::thread([w = std::move(workers)]() mutable { w.reset(); }).detach();
+            } catch (...) {
+                (void)workers.release();  // no thread to join them: leak rather than crash
+            }
+        }
         Driver driver;
-        boost::asio::thread_pool workers;
+        std::unique_ptr<boost::asio::thread_pool> workers;
     };
 
     // Runs `work` (returning the completion arguments) on a worker thread, then completes
@@ -226,10 +245,10 @@ private:
     {
         // The handler's executor counts this call as outstanding work until it completes.
         auto ex = boost::asio::prefer(
-            boost::asio::get_associated_executor(handler, st.workers.get_executor()),
+            boost::asio::get_associated_executor(handler, st.workers->get_executor()),
             boost::asio::execution::outstanding_work.tracked);
-        boost::asio::post(st.workers, [handler = std::move(handler), ex = std::move(ex),
-                                       work = std::move(work)]() mutable {
+        boost::asio::post(*st.workers, [handler = std::move(handler), ex = std::move(ex),
+                                        work = std::move(work)]() mutable {
             std::apply(
                 [&](auto&&... args) {
                     boost::asio::post(ex,

@@ -113,6 +113,12 @@ struct blocking_setup {
     ~blocking_setup()
     {
         pool.reset();
+        // A blocking call may still be running on the adapter's threads, and its completion
+        // still has to reach the io_context: keep it running until the factory (whose state
+        // holds the only other reference to st) is gone.
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (st.use_count() > 1 && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::yield();
         io.reset();
     }
 
