@@ -848,7 +848,8 @@ private:
     // Cached connections are taken too: they are the most recent, so they go on top.
     void drain_idle() noexcept
     {
-        std::vector<std::uint32_t> taken = take_all_idle();
+        std::vector<std::uint32_t> taken;
+        take_all_idle(taken);
         std::vector<slot_type*> keep;
         for (std::uint32_t idx : taken) {
             slot_type& s = slots_[idx];
@@ -865,15 +866,14 @@ private:
 
     // Every idle connection, stacked and cached, most recent first (cached ones, then the stack
     // from the top). They are ours (state idle) until offered or discarded.
-    std::vector<std::uint32_t> take_all_idle() noexcept
+    // Appends to `taken`; a caller that reserved max_size entries (scratch_) allocates nothing.
+    void take_all_idle(std::vector<std::uint32_t>& taken) noexcept
     {
-        std::vector<std::uint32_t> taken;
         for (std::uint32_t k = 0; k < opts_.max_size; ++k)
             if (claim_cached(slots_[k]))
                 taken.push_back(k);
         for (std::uint32_t i = idle_.take_all(); i != nil_index; i = idle_.next(i))
             taken.push_back(i);
-        return taken;
     }
 
     // ------------------------------------------------------------------------------ slots
@@ -1288,7 +1288,8 @@ private:
     // offers below serve them.
     void sweep_idle(time_point now)
     {
-        scratch_ = take_all_idle();
+        scratch_.clear();
+        take_all_idle(scratch_);
         // Oldest first: the surplus are the least recently used (stack order alone would miss
         // the cached connections).
         std::stable_sort(scratch_.begin(), scratch_.end(),
