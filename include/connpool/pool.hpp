@@ -87,7 +87,7 @@ public:
     auto async_acquire(std::chrono::milliseconds timeout, CompletionToken&& token)
     {
         return boost::asio::async_initiate<CompletionToken, acquire_signature>(
-            initiate_acquire{impl_.get()}, token, timeout);
+            initiate_acquire{impl_}, token, timeout);
     }
 
     /// A connection now, or nullopt: never waits, never blocks, never hands out a connection
@@ -146,8 +146,11 @@ public:
     const Factory& factory() const noexcept { return impl_->factory(); }
 
 private:
+    // Holds the pool's state, not a pointer to it: a deferred operation (asio::deferred, an
+    // awaitable not yet awaited) may be launched after the pool object is gone; it then fails
+    // with errc::pool_closed.
     struct initiate_acquire {
-        impl_type* impl;
+        std::shared_ptr<impl_type> impl;
         template <class Handler>
         void operator()(Handler&& handler, std::chrono::milliseconds timeout) const
         {

@@ -117,15 +117,23 @@ inline void validate(const pool_options& o)
         throw_bad_option("lifetime_jitter", "must be in [0, 1)");
 }
 
-// Durations beyond a century mean "never" but would overflow once converted to a clock's
-// nanoseconds and added to a time point: the pool clamps them to a century.
+// "Never", in one place: a duration of a century or more. Longer ones would overflow once
+// converted to a clock's nanoseconds and added to a time point, so they are clamped to this, and
+// an acquire given at least this long waits without a deadline.
+inline constexpr std::chrono::milliseconds never = std::chrono::hours(24 * 365 * 100);
+
+// A per-call timeout as the pool uses it: negative is 0 (fail at once), at most `never`.
+constexpr std::chrono::milliseconds clamp_timeout(std::chrono::milliseconds t) noexcept
+{
+    return std::clamp(t, std::chrono::milliseconds::zero(), never);
+}
+
 inline pool_options saturated(pool_options o) noexcept
 {
-    constexpr std::chrono::milliseconds century = std::chrono::hours(24 * 365 * 100);
     for (auto* d : {&o.acquire_timeout, &o.connect_timeout, &o.idle_timeout, &o.max_lifetime,
                     &o.validation_interval, &o.keepalive_interval, &o.backoff_initial,
                     &o.backoff_max, &o.leak_threshold})
-        *d = std::min(*d, century);
+        *d = std::min(*d, never);
     return o;
 }
 

@@ -23,6 +23,7 @@
 
 #include <connpool/detail/core.hpp>
 #include <connpool/detail/idle_stack.hpp>
+#include <connpool/detail/parker.hpp>
 #include <connpool/detail/slot.hpp>
 #include <connpool/detail/stamp_clock.hpp>
 #include <connpool/detail/waiter_queue.hpp>
@@ -32,6 +33,7 @@
 #include <connpool/pooled.hpp>
 #include <connpool/stats.hpp>
 
+#include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/append.hpp>
@@ -45,6 +47,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
@@ -58,13 +61,23 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <semaphore>
 #include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace connpool::detail {
+
+// Outstanding work on `ex` for as long as the result lives (Asio's executor_work_guard for the
+// older executor model).
+template <class Executor>
+auto track_work(const Executor& ex)
+{
+    if constexpr (boost::asio::execution::is_executor<Executor>::value)
+        return boost::asio::prefer(ex, boost::asio::execution::outstanding_work.tracked);
+    else
+        return boost::asio::make_work_guard(ex);
+}
 
 enum class destroy_cause : std::uint8_t { idle, lifetime, broken, cleared, closed, count_ };
 
@@ -113,10 +126,6 @@ public:
 #endif
     }
 
-    // A waiter's deadline: its handler only takes the mutex, so it needs no strand (smaller).
-    using deadline_timer_type =
-        boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, executor_type>;
-
     static_assert(sizeof(slot_type) <= 128 + sizeof(Connection),
                   "design budget: at most 128 bytes of pool metadata per connection");
 
@@ -135,7 +144,8 @@ public:
           idle_(static_cast<std::uint32_t>(opts.max_size)),
           limiter_(opts),
           housekeeping_timer_(strand_),
-          retry_timer_(strand_)
+          retry_timer_(strand_),
+          deadline_timer_(strand_)
     {
         for (std::size_t i = 0; i < opts.max_size; ++i) {
             slots_[i].index = static_cast<std::uint32_t>(i);
@@ -205,18 +215,20 @@ public:
         if (slot_type* s = try_take())
             return lease_factory::make<Connection>(this, s);
         // The blocking wait is in real time, whatever Clock is.
+        timeout = clamp_timeout(timeout);
+        const bool timed = timeout < never;
         const auto started = std::chrono::steady_clock::now();
-        timeout = std::max(timeout, std::chrono::milliseconds::zero());
-        if (slot_type* s = spin_take(started, timeout))
+        const auto deadline = started + timeout;  // no overflow: timeout <= a century
+        if (slot_type* s = spin_take(deadline, timeout))
             return lease_factory::make<Connection>(this, s);
 
         const time_point now = Clock::now();
         sync_waiter w;
-        if (enqueue(w, now)) {
+        const bool expired = timeout == std::chrono::milliseconds::zero() ||
+                             (timed && std::chrono::steady_clock::now() >= deadline);
+        if (enqueue(w, now, expired)) {
             serve_from_idle(now);
-            bool done = timeout >= std::chrono::hours(24 * 365)
-                            ? (w.ready.acquire(), true)
-                            : w.ready.try_acquire_until(started + timeout);
+            const bool done = timed ? w.ready.wait_until(deadline) : (w.ready.wait(), true);
             if (!done) {
                 std::unique_lock lk(mtx_);
                 if (w.linked) {
@@ -225,7 +237,7 @@ public:
                 } else {
                     // Claimed by someone else at the deadline: its notify is on the way.
                     lk.unlock();
-                    w.ready.acquire();
+                    w.ready.wait();
                 }
             }
         }
@@ -243,12 +255,11 @@ public:
     // succeed and shrinks by an eighth each time one fails, so that when connections are held
     // long (slow queries) acquirers go to sleep at once instead of spinning. Only while nobody
     // waits: a spinner never overtakes a waiter.
-    slot_type* spin_take(std::chrono::steady_clock::time_point started,
+    slot_type* spin_take(std::chrono::steady_clock::time_point until,
                          std::chrono::milliseconds timeout) noexcept
     {
         if (timeout == std::chrono::milliseconds::zero())
             return nullptr;  // a zero timeout fails at once
-        const auto until = started + timeout;
         // Relaxed: a heuristic; a lost update only makes one spin a little longer or shorter.
         const int budget = yield_budget_.load(std::memory_order_relaxed);
         for (int round = 0; round < relax_rounds + budget; ++round) {
@@ -287,7 +298,7 @@ public:
             return post_result(ex, std::forward<Handler>(handler), {},
                                lease_factory::make<Connection>(this, s));
         acquire_op<decayed>::start(this->shared_from_this(), std::forward<Handler>(handler),
-                                   timeout, Clock::now());
+                                   clamp_timeout(timeout), Clock::now());
     }
 
     // ------------------------------------------------------------------------------ returning
@@ -332,8 +343,8 @@ public:
             boost::asio::post(strand_, [self] {
                 self->housekeeping_timer_.cancel();
                 self->retry_timer_.cancel();
-                for (bounded_call* c = self->inflight_; c; c = c->next)
-                    c->signal.emit(boost::asio::cancellation_type::terminal);
+                self->deadline_timer_.cancel();
+                self->cancel_inflight();
             });
         }
         finish_close_if_done();
@@ -342,9 +353,18 @@ public:
     template <class Handler>
     void start_async_close(Handler&& handler)
     {
+        // Until it completes, the close keeps work counted on the handler's executor, as any
+        // Asio operation does: that io_context's run() does not return while leases are out.
+        boost::asio::any_completion_executor work;
+        using handler_executor =
+            boost::asio::associated_executor_t<std::decay_t<Handler>, executor_type>;
+        if constexpr (boost::asio::execution::is_executor<handler_executor>::value)
+            work = boost::asio::prefer(boost::asio::get_associated_executor(handler, ex_),
+                                       boost::asio::execution::outstanding_work.tracked);
         {
             std::lock_guard lk(mtx_);
-            close_handlers_.emplace_back(std::forward<Handler>(handler));
+            close_handlers_.push_back(
+                close_waiter{std::forward<Handler>(handler), std::move(work)});
         }
         close();
     }
@@ -402,29 +422,59 @@ private:
         sync_waiter() noexcept : waiter_type(&on_notify) {}
         static void on_notify(waiter_type* w) noexcept
         {
-            static_cast<sync_waiter*>(w)->ready.release();
+            static_cast<sync_waiter*>(w)->ready.notify();
         }
-        std::binary_semaphore ready{0};
+        parker ready;
     };
 
-    // An async_acquire that has to wait. Allocated with the handler's allocator. Whoever unlinks
-    // it from the queue posts on_claimed() to the handler's executor, which detaches the
-    // cancellation slot (only ever touched there) and cancels the deadline timer. The op completes
-    // when both on_claimed and the timer's handler have run (refs), so neither can outlive it.
+    // An async_acquire that has to wait. Allocated with the handler's allocator.
+    //
+    // Ownership. While queued, the op belongs to the queue; whoever unlinks it (a returner
+    // handing it a connection, the pool's deadline timer, its cancellation, close()) posts
+    // on_claimed() to the handler's executor, and that posted function owns it (an op_ref). A
+    // posted function destroyed without running (the io_context was shut down or destroyed)
+    // gives the op back through op_ref's destructor: the op and its handler are then freed, the
+    // handler never invoked, and a connection already handed over is returned to the pool.
+    //
+    // Outstanding work. Like every Asio operation, a pending acquire keeps work counted on the
+    // handler's executor (`work`), so that the io_context that will run the handler does not
+    // run out of work while the acquire waits.
     template <class Handler>
     struct acquire_op final : waiter_type {
         using allocator_type = typename std::allocator_traits<
             boost::asio::associated_allocator_t<Handler>>::template rebind_alloc<acquire_op>;
+        using handler_executor_type = boost::asio::associated_executor_t<Handler, executor_type>;
+        using work_type = decltype(track_work(std::declval<handler_executor_type>()));
 
         acquire_op(std::shared_ptr<pool_impl> p, Handler&& h)
-            : waiter_type(&on_notify), pool(std::move(p)), handler(std::move(h))
+            : waiter_type(&on_notify),
+              pool(std::move(p)),
+              handler(std::move(h)),
+              work(track_work(boost::asio::get_associated_executor(handler, pool->ex_)))
         {
         }
 
-        auto handler_executor() const noexcept
+        handler_executor_type handler_executor() const noexcept
         {
             return boost::asio::get_associated_executor(handler, pool->ex_);
         }
+
+        // The ownership of a claimed op, held by the function posted to run on_claimed().
+        class op_ref {
+        public:
+            explicit op_ref(acquire_op* o) noexcept : op_(o) {}
+            op_ref(op_ref&& other) noexcept : op_(std::exchange(other.op_, nullptr)) {}
+            op_ref& operator=(op_ref&&) = delete;
+            ~op_ref()
+            {
+                if (op_)
+                    op_->abandon();
+            }
+            acquire_op* release() noexcept { return std::exchange(op_, nullptr); }
+
+        private:
+            acquire_op* op_;
+        };
 
         static void start(std::shared_ptr<pool_impl> p, Handler&& h,
                           std::chrono::milliseconds timeout, time_point now)
@@ -435,27 +485,17 @@ private:
             acquire_op* op = std::allocator_traits<allocator_type>::allocate(alloc, 1);
             std::allocator_traits<allocator_type>::construct(alloc, op, p, std::move(h));
             pool_impl& pl = *p;
-            // Arm the deadline and the cancellation slot before the op is visible to others:
-            // after enqueue, another thread may claim it and post on_claimed at once.
-            const bool timed = timeout < std::chrono::hours(24 * 365);
-            op->refs.store(timed ? 2 : 1, std::memory_order_relaxed);
-            if (timed) {
-                op->timer.emplace(pl.ex_);
-                op->timer->expires_at(now + std::chrono::duration_cast<duration>(
-                                                std::max(timeout, std::chrono::milliseconds{})));
-                op->timer->async_wait([op](error_code ec) {
-                    if (!ec)
-                        op->pool->expire(*op);
-                    op->release();
-                });
-            }
+            if (timeout < never)
+                op->deadline = ticks(now + std::chrono::duration_cast<duration>(timeout));
+            // Connect the cancellation slot before the op is visible to others: after enqueue,
+            // another thread may claim it and post on_claimed, which clears the slot.
             auto slot = boost::asio::get_associated_cancellation_slot(op->handler);
             if (slot.is_connected())
                 slot.template emplace<cancel_handler>(op);
             if (pl.enqueue(*op, now))
                 pl.serve_from_idle(now);
             else
-                on_notify(op);  // refused (closed or too many waiters): result already set
+                on_notify(op);  // refused (closed, too many waiters, expired): result already set
         }
 
         struct cancel_handler {
@@ -469,35 +509,30 @@ private:
             }
         };
 
+        // Called by whoever unlinked the op, after releasing the mutex.
         static void on_notify(waiter_type* w) noexcept
         {
             auto* op = static_cast<acquire_op*>(w);
-            post_unwrapped(op->handler_executor(), [op] { op->on_claimed(); });
+            post_unwrapped(op->handler_executor(),
+                           [ref = op_ref(op)]() mutable { ref.release()->complete(); });
         }
 
-        // On the handler's executor.
-        void on_claimed() noexcept
+        void clear_cancellation_slot() noexcept
         {
             auto slot = boost::asio::get_associated_cancellation_slot(handler);
             if (slot.is_connected())
                 slot.clear();
-            if (timer)
-                timer->cancel();
-            release();
         }
 
-        void release() noexcept
-        {
-            // acq_rel: the last one to leave sees everything the other one wrote to the op.
-            if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
-                complete();
-        }
-
+        // On the handler's executor. Frees the op before the handler runs (Asio's rule), keeping
+        // the work count until the handler has been dispatched.
         void complete() noexcept
         {
+            clear_cancellation_slot();
             allocator_type alloc(boost::asio::get_associated_allocator(handler));
             auto e = handler_executor();
             Handler h(std::move(handler));
+            work_type w(std::move(work));
             error_code ec = this->result_ec;
             slot_type* s = this->result_slot;
             auto p = std::move(pool);
@@ -508,10 +543,23 @@ private:
             boost::asio::dispatch(e, boost::asio::append(std::move(h), ec, std::move(lease)));
         }
 
+        // The executor that would run the handler is gone: destroy the handler without invoking
+        // it, and give back a connection it was handed.
+        void abandon() noexcept
+        {
+            clear_cancellation_slot();
+            allocator_type alloc(boost::asio::get_associated_allocator(handler));
+            slot_type* s = this->result_slot;
+            auto p = std::move(pool);
+            std::allocator_traits<allocator_type>::destroy(alloc, this);
+            std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
+            if (s)
+                lease_factory::make<Connection>(p.get(), s).release();
+        }
+
         std::shared_ptr<pool_impl> pool;
         Handler handler;
-        std::optional<deadline_timer_type> timer;
-        std::atomic<int> refs{1};
+        work_type work;
     };
 
     template <class Executor, class Handler>
@@ -535,38 +583,68 @@ private:
         boost::asio::post(ex, std::forward<Fn>(fn));
     }
 
-    // Queues `w`, or refuses it (closed, or max_waiters reached: result set, not queued).
-    bool enqueue(waiter_type& w, time_point now)
+    // Queues `w`, or refuses it with its result set: the pool is closed, the backend refuses us
+    // for good, `expired` (the deadline has passed already, e.g. a zero timeout), its deadline
+    // or cancellation fired before this call, or max_waiters are waiting already. Only a queued
+    // waiter, or one refused for max_waiters (the demand is real: with max_waiters 0 no acquire
+    // ever waits, and connects must still open on demand), starts connects.
+    bool enqueue(waiter_type& w, time_point now, bool expired = false)
     {
         w.enqueued_at = ticks(now);
         std::uint32_t connects = nil_index;
+        bool queued = false;
+        bool rearm = false;
         {
             std::lock_guard lk(mtx_);
+            w.decided = true;
             if (closed_.load(std::memory_order_relaxed)) {
                 w.result_ec = errc::pool_closed;
-                return false;
-            }
-            // Fail fast while the backend refuses us for good (see on_connect_failed): the
-            // next attempt runs when the backoff allows, and an acquire then waits for it.
-            if (size_ == connecting_ && tracker_.failed_permanently() &&
-                tracker_.backing_off(now)) {
+            } else if (w.cancelled_early) {
+                pool_counters::bump(counters_.cancelled);
+                w.result_ec = boost::asio::error::operation_aborted;
+            } else if (expired || w.deadline <= w.enqueued_at) {
+                pool_counters::bump(counters_.timeouts);
+                w.result_ec = deadline_error_locked();
+            } else if (size_ == connecting_ && tracker_.failed_permanently() &&
+                       tracker_.backing_off(now)) {
+                // Fail fast while the backend refuses us for good (see on_connect_failed): the
+                // next attempt runs when the backoff allows, and an acquire then waits for it.
                 w.result_ec = tracker_.last_failure();
-                return false;
-            }
-            if (waiters_.size() >= opts_.max_waiters) {
+            } else if (waiters_.size() >= opts_.max_waiters) {
                 pool_counters::bump(counters_.exhausted);
                 w.result_ec = errc::pool_exhausted;
-                return false;
+                connects = plan_connects_locked(now, /*refused=*/1);
+            } else {
+                waiters_.push_back(w);
+                if (w.deadline != waiter_type::no_deadline) {
+                    deadlines_.insert(w);
+                    if (w.deadline < timer_deadline_) {  // the pool's timer must fire sooner
+                        timer_deadline_ = w.deadline;
+                        rearm = true;
+                    }
+                }
+                pool_counters::bump(counters_.waited);
+                // seq_cst: acquire side of the no-lost-wake-up race (file comment): this
+                // increment precedes our pop in serve_from_idle, and pairs with
+                // make_available's load.
+                waiters_count_.fetch_add(1, std::memory_order_seq_cst);
+                connects = plan_connects_locked(now);
+                queued = true;
             }
-            waiters_.push_back(w);
-            pool_counters::bump(counters_.waited);
-            // seq_cst: acquire side of the no-lost-wake-up race (file comment): this increment
-            // precedes our pop in serve_from_idle, and pairs with make_available's load.
-            waiters_count_.fetch_add(1, std::memory_order_seq_cst);
-            connects = plan_connects_locked(now);
         }
+        if (rearm)
+            boost::asio::post(strand_,
+                              [self = this->shared_from_this()] { self->arm_deadlines(); });
         launch_connects(connects);
-        return true;
+        return queued;
+    }
+
+    // Under mtx_: what a waiter whose deadline passed reports: the most recent connect error if
+    // the most recent attempt failed, else errc::acquire_timeout.
+    error_code deadline_error_locked() const noexcept
+    {
+        const error_code last = tracker_.last_failure();
+        return last ? last : make_error_code(errc::acquire_timeout);
     }
 
     // After enqueueing: a connection that was pushed while we enqueued goes to the oldest waiter.
@@ -607,27 +685,57 @@ private:
         waiters_.erase(w);
         left_queue_locked(w);
         pool_counters::bump(counters_.timeouts);
-        const error_code last = tracker_.last_failure();
-        w.result_ec = last ? last : make_error_code(errc::acquire_timeout);
+        w.result_ec = deadline_error_locked();
     }
 
-    void expire(waiter_type& w) noexcept
+    // On the strand: (re)arms the pool's deadline timer for the earliest deadline of a queued
+    // async waiter. Any number of requests may be pending; each arms for the earliest there is
+    // now (expires_at cancels the previous wait, whose handler then does nothing).
+    void arm_deadlines() noexcept
     {
+        std::int64_t at;
         {
             std::lock_guard lk(mtx_);
-            if (!w.linked)
-                return;
-            expire_locked(w);
+            at = deadlines_.earliest();
+            timer_deadline_ = at;
         }
-        w.notify(&w);
+        if (at == waiter_type::no_deadline || closed_.load(std::memory_order_acquire))
+            return;
+        deadline_timer_.expires_at(from_ticks(at));
+        deadline_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+            if (!ec)
+                self->expire_due();
+        });
+    }
+
+    // On the strand, when the deadline timer fires: every waiter whose deadline has passed
+    // leaves the queue with its deadline error; then the timer is armed for the next one.
+    void expire_due() noexcept
+    {
+        waiter_type* chain = nullptr;
+        waiter_type** tail = &chain;
+        {
+            std::lock_guard lk(mtx_);
+            const std::int64_t now = ticks(Clock::now());
+            while (waiter_type* w = deadlines_.due(now)) {
+                expire_locked(*w);
+                *tail = w;
+                tail = &w->next;
+            }
+        }
+        notify_failed(chain);
+        arm_deadlines();
     }
 
     void cancel(waiter_type& w) noexcept
     {
         {
             std::lock_guard lk(mtx_);
-            if (!w.linked)
-                return;  // already claimed: it completes with what it was given
+            if (!w.linked) {
+                if (!w.decided)  // not queued yet: enqueue() will refuse it (see waiter)
+                    w.cancelled_early = true;
+                return;  // already claimed or refused: it completes with what it was given
+            }
             waiters_.erase(w);
             left_queue_locked(w);
             pool_counters::bump(counters_.cancelled);
@@ -834,6 +942,7 @@ private:
     // Under mtx_, after `w` was unlinked: the counter and the wait-time statistic.
     void left_queue_locked(waiter_type& w) noexcept
     {
+        deadlines_.erase(w);
         // Relaxed: only a hint for the fast path; decrements need no ordering (a stale non-zero
         // sends an acquirer to the slow path, which re-checks under the mutex).
         waiters_count_.fetch_sub(1, std::memory_order_relaxed);
@@ -924,12 +1033,13 @@ private:
 
     // Under mtx_: reserves slots for the connects the sizing decision wants now, and arranges a
     // retry when a backoff holds them back. Returns a chain of slots (next_free) to launch.
-    std::uint32_t plan_connects_locked(time_point now) noexcept
+    // `refused`: acquirers turned away for max_waiters just now, counted as demand.
+    std::uint32_t plan_connects_locked(time_point now, std::size_t refused = 0) noexcept
     {
         sizing_state st{size_,
                         connecting_,
                         in_transit_,
-                        waiters_.size(),
+                        waiters_.size() + refused,
                         closed_.load(std::memory_order_relaxed),
                         tracker_.backing_off(now)};
         std::size_t n = connects_to_start(opts_, st);
@@ -990,14 +1100,39 @@ private:
     }
 
     // A factory call on the strand, bounded by connect_timeout and cancellable by close().
-    struct bounded_call {
+    // Owned by shared_ptrs in the timer's handler and in the factory's completion handler;
+    // linked in inflight_ (strand only) from start to completion.
+    struct bounded_call : std::enable_shared_from_this<bounded_call> {
         explicit bounded_call(const strand_type& s) : timer(s) {}
         timer_type timer;
         boost::asio::cancellation_signal signal;
         bool timed_out = false;
-        bool finished = false;  // completed, or the initiation threw
+        bool finished = false;  // completed, or the initiation threw: the timer must do nothing
         bounded_call* prev = nullptr;
         bounded_call* next = nullptr;
+    };
+
+    // The completion handler the factory receives. Its associated executor is the strand, so a
+    // factory that completes through it (asio::dispatch/post, as Asio operations do) lands there.
+    // One that calls it directly from a thread of its own (a callback-style C driver) is moved
+    // onto the strand here: the pool's bookkeeping after a factory call is strand-only.
+    template <class Fn>
+    struct strand_completion {
+        using executor_type = strand_type;
+        strand_type strand;
+        Fn fn;
+
+        executor_type get_executor() const noexcept { return strand; }
+
+        template <class... Args>
+        void operator()(Args&&... args)
+        {
+            if (strand.running_in_this_thread())
+                return fn(std::forward<Args>(args)...);
+            boost::asio::post(strand,
+                              [fn = std::move(fn), ... a = std::decay_t<Args>(std::forward<Args>(
+                                                       args))]() mutable { fn(std::move(a)...); });
+        }
     };
 
     // On the strand. start(handler) initiates the factory operation; done(ec, args...) runs on
@@ -1011,26 +1146,30 @@ private:
         link_inflight(*call);
         call->timer.expires_after(std::chrono::duration_cast<duration>(opts_.connect_timeout));
         call->timer.async_wait([call, on_timeout](error_code ec) mutable {
-            if (ec)
+            // A deadline that passed while the completion was already queued on the strand
+            // (both ready at once) lost the race: the call is over, its operation and its
+            // cancellation slot are gone. Only an unfinished call times out.
+            if (ec || call->finished)
                 return;
             call->timed_out = true;
             on_timeout();
             call->signal.emit(boost::asio::cancellation_type::terminal);
         });
         auto self = this->shared_from_this();
+        auto completion = [self, call, done = std::move(done)](error_code ec,
+                                                               auto&&... args) mutable {
+            if (std::exchange(call->finished, true))
+                return;
+            call->timer.cancel();
+            self->unlink_inflight(*call);
+            if (call->timed_out)
+                ec = errc::connect_timeout;
+            done(ec, std::forward<decltype(args)>(args)...);
+        };
         try {
             start(boost::asio::bind_cancellation_slot(
                 call->signal.slot(),
-                boost::asio::bind_executor(strand_, [self, call, done = std::move(done)](
-                                                        error_code ec, auto&&... args) mutable {
-                    if (std::exchange(call->finished, true))
-                        return;
-                    call->timer.cancel();
-                    self->unlink_inflight(*call);
-                    if (call->timed_out)
-                        ec = errc::connect_timeout;
-                    done(ec, std::forward<decltype(args)>(args)...);
-                })));
+                strand_completion<decltype(completion)>{strand_, std::move(completion)}));
         } catch (...) {
             if (!std::exchange(call->finished, true)) {
                 call->timer.cancel();
@@ -1038,6 +1177,21 @@ private:
                 failed(to_error_code(std::current_exception()));
             }
         }
+    }
+
+    // On the strand: cancels every factory call in flight (close()). A factory may complete a
+    // cancelled call inline, which unlinks (and may free) it: the list is copied first.
+    void cancel_inflight() noexcept
+    {
+        std::vector<std::shared_ptr<bounded_call>> calls;
+        try {
+            for (bounded_call* c = inflight_; c; c = c->next)
+                calls.push_back(c->shared_from_this());
+        } catch (...) {  // out of memory: cancel what was copied; the rest time out
+        }
+        for (auto& c : calls)
+            if (!c->finished)
+                c->signal.emit(boost::asio::cancellation_type::terminal);
     }
 
     void link_inflight(bounded_call& c) noexcept
@@ -1353,7 +1507,11 @@ private:
             delete this;
     }
 
-    using close_handler_list = std::vector<boost::asio::any_completion_handler<void(error_code)>>;
+    struct close_waiter {
+        boost::asio::any_completion_handler<void(error_code)> handler;
+        boost::asio::any_completion_executor work;  // tracked; released once it is posted
+    };
+    using close_handler_list = std::vector<close_waiter>;
 
     // Under mtx_: the async_close handlers to complete, once the pool is closed and empty.
     close_handler_list take_close_handlers_locked() noexcept
@@ -1365,8 +1523,8 @@ private:
 
     static void complete_close(close_handler_list done, const executor_type& ex) noexcept
     {
-        for (auto& h : done)  // post() runs each through its own associated executor
-            boost::asio::post(ex, boost::asio::append(std::move(h), error_code{}));
+        for (auto& w : done)  // post() runs each through its own associated executor
+            boost::asio::post(ex, boost::asio::append(std::move(w.handler), error_code{}));
     }
 
     // Only with a live pool (an owner's call, or on_owners_gone itself).
@@ -1383,7 +1541,8 @@ private:
     // ------------------------------------------------------------------------------ helpers
 
     // The io_context or thread_pool behind `ex`: its plain executor, the work-tracking one, or a
-    // strand of either.
+    // strand of any of these — including a strand of a type-erased executor, which is what
+    // make_strand(co_await this_coro::executor) gives (nested strands are unwrapped too).
     template <class Context>
     static Context* context_of(const executor_type& ex) noexcept
     {
@@ -1402,6 +1561,10 @@ private:
         };
         probe(std::type_identity<plain>{});
         probe(std::type_identity<tracked>{});
+        if (!found) {
+            if (auto* st = ex.target<boost::asio::strand<executor_type>>())
+                found = context_of<Context>(st->get_inner_executor());
+        }
         return found;
     }
 
@@ -1451,6 +1614,8 @@ private:
     // Guarded by mtx_.
     alignas(64) mutable std::mutex mtx_;
     waiter_queue<Connection> waiters_;
+    deadline_set<Connection> deadlines_;
+    std::int64_t timer_deadline_ = waiter<Connection>::no_deadline;  // deadline_timer_'s aim
     std::uint32_t free_head_ = nil_index;
     std::size_t size_ = 0;
     std::size_t connecting_ = 0;
@@ -1466,6 +1631,7 @@ private:
     // Used on the strand only.
     timer_type housekeeping_timer_;
     timer_type retry_timer_;
+    timer_type deadline_timer_;  // see arm_deadlines
     bounded_call* inflight_ = nullptr;
     std::vector<std::uint32_t> scratch_;
 
