@@ -48,6 +48,7 @@
 //    out. A thread that returns a second connection while one is cached pushes the older one.
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -204,15 +205,56 @@ private:
 struct thread_cache_entry {
     std::uint64_t pool_id = 0;
     std::uint32_t index = nil_index;
+    std::uint32_t parked_at = 0;  // this thread's park count when last written (eviction order)
 };
 
-// This thread's entry for pool `pool_id`: a small direct-mapped table shared by all pools (of all
-// types), so a thread that uses a few pools keeps one connection of each unless their ids
-// collide. Pool ids are never reused, so an entry left by a destroyed pool matches no other pool.
+// A thread's cache entries: a small table shared by all pools (of all types), searched by pool
+// id from a home position (the id's low bits), so a thread that uses up to 8 pools keeps one
+// connection of each whatever their ids. Pool ids are never reused, so an entry left by a
+// destroyed pool matches no other pool.
+inline constexpr std::size_t thread_cache_ways = 8;
+
+inline thread_cache_entry* thread_cache_table() noexcept
+{
+    static thread_local thread_cache_entry table[thread_cache_ways];
+    return table;
+}
+
+// This thread's entry for `pool_id`, or nullptr. The fast path: usually a hit at the home
+// position.
+inline thread_cache_entry* thread_cache_find(std::uint64_t pool_id) noexcept
+{
+    thread_cache_entry* table = thread_cache_table();
+    for (std::size_t i = 0; i < thread_cache_ways; ++i) {
+        thread_cache_entry& e = table[(pool_id + i) % thread_cache_ways];
+        if (e.pool_id == pool_id)
+            return &e;
+    }
+    return nullptr;
+}
+
+// The entry to park a connection of `pool_id` in: its own, else one that holds nothing, else the
+// least recently parked in. Evicting another pool's entry forgets only a hint: the connection
+// it named stays `cached` in its pool's slots, where stealers, waiters and the reaper find it.
 inline thread_cache_entry& thread_cache_for(std::uint64_t pool_id) noexcept
 {
-    static thread_local thread_cache_entry table[8];
-    return table[pool_id & 7];
+    static thread_local std::uint32_t parks = 0;
+    thread_cache_entry* e = thread_cache_find(pool_id);
+    if (!e) {
+        thread_cache_entry* table = thread_cache_table();
+        for (std::size_t i = 0; i < thread_cache_ways; ++i) {
+            thread_cache_entry& c = table[(pool_id + i) % thread_cache_ways];
+            if (c.index == nil_index) {
+                e = &c;
+                break;
+            }
+            // Unsigned distance: right across the counter's wrap-around.
+            if (!e || parks - c.parked_at > parks - e->parked_at)
+                e = &c;
+        }
+    }
+    e->parked_at = ++parks;
+    return *e;
 }
 
 inline std::uint64_t next_pool_id() noexcept

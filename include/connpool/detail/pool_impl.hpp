@@ -156,8 +156,7 @@ public:
         scratch_.reserve(opts.max_size);
         // Which threads may not block in acquire(): those running the pool's execution context,
         // when it is an io_context or a thread_pool, directly or through a strand.
-        ioc_ = context_of<boost::asio::io_context>(ex_);
-        thread_pool_ = context_of<boost::asio::thread_pool>(ex_);
+        scheduler_ = scheduler_of(ex_);
     }
 
     static std::shared_ptr<pool_impl> create(executor_type ex, Factory factory,
@@ -203,8 +202,7 @@ public:
     {
         ec = {};
         // A thread that runs the pool's executor would wait for work only it can do.
-        if ((ioc_ && ioc_->get_executor().running_in_this_thread()) ||
-            (thread_pool_ && thread_pool_->get_executor().running_in_this_thread())) {
+        if (scheduler_ && scheduler_->can_dispatch()) {
             ec = errc::would_deadlock;
             return {};
         }
@@ -323,7 +321,11 @@ public:
     {
         // A connection offered concurrently may still be pushed with the old generation after the
         // drain below; pop_ready and the housekeeping sweep check the generation and discard it.
-        generation_.fetch_add(1, std::memory_order_seq_cst);
+        // Under mtx_: make_available checks it there before handing a connection to a waiter.
+        {
+            std::lock_guard lk(mtx_);
+            generation_.fetch_add(1, std::memory_order_seq_cst);
+        }
         drain_idle();
     }
 
@@ -651,7 +653,7 @@ private:
     void serve_from_idle(time_point now) noexcept
     {
         if (slot_type* s = pop_ready(now))
-            make_available(*s);
+            make_available(*s, /*validated=*/true);
     }
 
     // Under mtx_: unlinks every waiter with `ec` as its result; returns them chained by `next`
@@ -816,13 +818,28 @@ private:
 
     // Offers a ready connection: to the oldest waiter if there is one, else to the idle stack.
     // Never called with mtx_ held.
-    void make_available(slot_type& first) noexcept
+    //
+    // A connection handed straight to a waiter is judged as pop_ready judges one it lends:
+    // usable, and validated when due, unless `validated` (a connect, a ping or a reset has just
+    // succeeded on it). Its generation is checked under the mutex, which clear() also takes to
+    // bump it: a waiter that arrived after clear() returned is never handed an older connection.
+    void make_available(slot_type& first, bool validated = false) noexcept
     {
         slot_type* s = &first;
         while (s) {
             // seq_cst: see the next comment; a zero here is re-checked after the push.
             if (waiters_count_.load(std::memory_order_seq_cst) != 0) {
+                if (!validated) {
+                    if (auto cause = unusable(*s))
+                        return discard(*s, *cause);
+                    if (due_for_validation(*s))
+                        return start_maintenance(*s, &pool_impl::run_ping);
+                }
                 std::unique_lock lk(mtx_);
+                if (s->generation != generation_.load(std::memory_order_relaxed)) {
+                    lk.unlock();
+                    return discard(*s, destroy_cause::cleared);
+                }
                 if (waiter_type* w = waiters_.pop_front()) {
                     left_queue_locked(*w);
                     w->result_slot = s;
@@ -844,6 +861,19 @@ private:
             if (waiters_count_.load(std::memory_order_seq_cst) == 0)
                 return;
             s = pop_ready(stamps::now());
+            validated = true;  // pop_ready judged it
+        }
+    }
+
+    // Whether a connection must be pinged before it is lent (never without async_ping).
+    bool due_for_validation(const slot_type& s) const noexcept
+    {
+        if constexpr (has_ping) {
+            // Plus the stamp clock's error: validate when it may be due, not only when it
+            // surely is.
+            return needs_validation<Clock>(opts_, stamps::now() + stamps::error(), last_checked(s));
+        } else {
+            return false;
         }
     }
 
@@ -853,9 +883,9 @@ private:
     // by another thread. The slot is then in state idle and ours. Never called with mtx_ held.
     std::uint32_t pop_index() noexcept
     {
-        thread_cache_entry& mine = thread_cache_for(id_);
-        if (mine.pool_id == id_ && mine.index != nil_index) {
-            const std::uint32_t i = std::exchange(mine.index, nil_index);
+        thread_cache_entry* mine = thread_cache_find(id_);
+        if (mine && mine->index != nil_index) {
+            const std::uint32_t i = std::exchange(mine->index, nil_index);
             if (claim_cached(slots_[i]))
                 return i;
         }
@@ -891,7 +921,7 @@ private:
     {
         const std::uint32_t n = static_cast<std::uint32_t>(opts_.max_size);
         static thread_local const std::uint32_t offset =
-            static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(&thread_cache_for(0)) >> 6);
+            static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(thread_cache_table()) >> 6);
         for (;;) {
             std::uint32_t best = nil_index;
             std::int64_t best_used = INT64_MAX;
@@ -1280,7 +1310,7 @@ private:
         s.created = ticks(now);
         s.expiry = ticks(expiry_of<Clock>(opts_, now, draw));
         mark_used(s, stamps::now());  // every last_used/last_checked stamp from one clock
-        make_available(s);
+        make_available(s, /*validated=*/true);
         replan();  // the connect slot is free again: more waiters or min_size may want it
     }
 
@@ -1347,8 +1377,9 @@ private:
         if (auto cause = unusable(s, now))
             return discard(s, *cause);
         // Known good now; last_used stays, so a pinged surplus connection still ages out.
+        // A successful reset is a round trip to the server too: it counts as a validation.
         s.last_checked.store(ticks(stamps::now()), std::memory_order_relaxed);
-        make_available(s);
+        make_available(s, /*validated=*/true);
         replan();
     }
 
@@ -1540,32 +1571,27 @@ private:
 
     // ------------------------------------------------------------------------------ helpers
 
-    // The io_context or thread_pool behind `ex`: its plain executor, the work-tracking one, or a
-    // strand of any of these — including a strand of a type-erased executor, which is what
-    // make_strand(co_await this_coro::executor) gives (nested strands are unwrapped too).
-    template <class Context>
-    static Context* context_of(const executor_type& ex) noexcept
+    // The scheduler behind `ex` when it is Asio's own: that of an io_context or a thread_pool,
+    // whatever the executor's type (plain, work-tracking, with an allocator, a strand of any of
+    // these, type-erased at any level), found through the execution context the executor names.
+    // A thread inside that scheduler's run() may not block in acquire(): scheduler::can_dispatch()
+    // tells, as io_context::executor_type::running_in_this_thread() does. This is Asio's detail
+    // API, stable since Boost 1.66; with IOCP (Windows) the scheduler is another type and the
+    // detection is off.
+    static boost::asio::detail::scheduler* scheduler_of(const executor_type& ex) noexcept
     {
-        using plain = typename Context::executor_type;
-        using tracked = std::decay_t<decltype(boost::asio::prefer(
-            std::declval<plain>(), boost::asio::execution::outstanding_work.tracked))>;
-        Context* found = nullptr;
-        auto probe = [&](auto tag) {
-            using executor = typename decltype(tag)::type;
-            if (found)
-                return;
-            if (auto* e = ex.target<executor>())
-                found = &e->context();
-            else if (auto* st = ex.target<boost::asio::strand<executor>>())
-                found = &st->get_inner_executor().context();
-        };
-        probe(std::type_identity<plain>{});
-        probe(std::type_identity<tracked>{});
-        if (!found) {
-            if (auto* st = ex.target<boost::asio::strand<executor_type>>())
-                found = context_of<Context>(st->get_inner_executor());
+#if !defined(BOOST_ASIO_HAS_IOCP)
+        try {
+            boost::asio::execution_context& ctx =
+                boost::asio::query(ex, boost::asio::execution::context);
+            if (boost::asio::has_service<boost::asio::detail::scheduler>(ctx))
+                return &boost::asio::use_service<boost::asio::detail::scheduler>(ctx);
+        } catch (...) {// no such service after all: no detection
         }
-        return found;
+#else
+        (void)ex;
+#endif
+        return nullptr;
     }
 
     static std::int64_t ticks(time_point t) noexcept
@@ -1635,8 +1661,7 @@ private:
     bounded_call* inflight_ = nullptr;
     std::vector<std::uint32_t> scratch_;
 
-    boost::asio::io_context* ioc_ = nullptr;
-    boost::asio::thread_pool* thread_pool_ = nullptr;
+    boost::asio::detail::scheduler* scheduler_ = nullptr;  // see scheduler_of
 };
 
 }  // namespace connpool::detail
