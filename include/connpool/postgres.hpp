@@ -7,7 +7,8 @@
 /// queries, ping, reset), `postgres::factory` (the pool's connection_factory, with async_ping,
 /// async_reset, is_healthy and is_permanent_error) and errors as `error_code`s in two
 /// categories: `postgres.sqlstate` (the server's SQLSTATE) and `postgres.client` (libpq-level
-/// failures), with the server's message in a `postgres::diagnostics`.
+/// failures), with the server's message in a `postgres::diagnostics`. A failed connect's
+/// error_code carries libpq's text in its message() (see libpq_message()).
 ///
 /// Link the CMake target `connpool::postgres` (it adds libpq). The umbrella header
 /// <connpool/connpool.hpp> does not include this one.
@@ -47,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -206,9 +208,14 @@ inline constexpr sqlstate_name sqlstate_conditions[] = {
     {"XX000", "internal_error"},
 };
 
+// The ids of the two categories. Boost.System compares categories with a nonzero id by id: the
+// categories that carry libpq's text (described_category, below) reuse these.
+inline constexpr unsigned long long sqlstate_category_id = 0x5d2b'7c41'9e03'a611ULL;
+inline constexpr unsigned long long client_category_id = 0x5d2b'7c41'9e03'a612ULL;
+
 class sqlstate_category_impl final : public boost::system::error_category {
 public:
-    constexpr sqlstate_category_impl() noexcept : error_category(0x5d2b'7c41'9e03'a611ULL) {}
+    constexpr sqlstate_category_impl() noexcept : error_category(sqlstate_category_id) {}
 
     const char* name() const noexcept override { return "postgres.sqlstate"; }
 
@@ -239,7 +246,7 @@ public:
 
 class client_category_impl final : public boost::system::error_category {
 public:
-    constexpr client_category_impl() noexcept : error_category(0x5d2b'7c41'9e03'a612ULL) {}
+    constexpr client_category_impl() noexcept : error_category(client_category_id) {}
 
     const char* name() const noexcept override { return "postgres.client"; }
 
@@ -249,8 +256,9 @@ public:
     {
         switch (static_cast<client_errc>(ev)) {
         case client_errc::connection_failed:
-            return "could not connect to the PostgreSQL server (see the diagnostics for libpq's "
-                   "message); check that it runs and that host and port are right";
+            return "could not connect to the PostgreSQL server (libpq's message is in the "
+                   "factory's last_connect_diagnostics()); check that it runs and that host and "
+                   "port are right";
         case client_errc::invalid_conninfo:
             return "the PostgreSQL connection string is invalid; fix the conninfo";
         case client_errc::connection_lost:
@@ -307,6 +315,132 @@ inline error_code make_sqlstate_error(std::string_view sqlstate) noexcept
     if (v <= 0)
         return client_errc::protocol_error;
     return {v, sqlstate_category()};
+}
+
+namespace detail {
+
+// libpq's text of one failed connect, carried by the error_code itself.
+//
+// An error_code holds a value and a pointer to its category, no string. So the text goes into a
+// category: a described_category has the id of client_category() or sqlstate_category(), and
+// therefore compares equal to it (Boost.System compares categories with a nonzero id by id):
+// `ec == client_errc::connection_failed`, `sqlstate_of(ec)`, `is_connection_error(ec)` and
+// `ec.category() == client_category()` all hold as before. Only message() differs: the plain
+// message followed by libpq's text, on one line. (A std::error_code converted from it has a
+// category of its own, and does not compare equal to one converted from the plain category.)
+//
+// The categories are interned by (category, text) and never freed, so that an error_code stays
+// valid wherever it is copied, even during static destruction. Connect errors repeat (one text
+// per server and failure mode), and at most max_described_categories are ever created; after
+// that, errors carry the plain category, and the text is only in last_connect_diagnostics().
+inline constexpr std::size_t max_described_categories = 64;
+
+class described_category final : public boost::system::error_category {
+public:
+    described_category(const boost::system::error_category& base, unsigned long long id,
+                       std::string text)
+        : error_category(id), base_(base), text_(std::move(text))
+    {
+    }
+
+    const char* name() const noexcept override { return base_.name(); }
+
+    std::string message(int ev) const override { return headline(ev) + ": " + text_; }
+
+    boost::system::error_condition default_error_condition(int ev) const noexcept override
+    {
+        return base_.default_error_condition(ev);
+    }
+
+    const boost::system::error_category& base() const noexcept { return base_; }
+    const std::string& text() const noexcept { return text_; }
+
+private:
+    // The plain message, without its pointer to the diagnostics (the text follows).
+    std::string headline(int ev) const
+    {
+        if (base_ == client_category_instance) {
+            switch (static_cast<client_errc>(ev)) {
+            case client_errc::connection_failed:
+                return "could not connect to the PostgreSQL server";
+            case client_errc::invalid_conninfo:
+                return "the PostgreSQL connection string is invalid";
+            default:
+                break;
+            }
+        }
+        return base_.message(ev);
+    }
+
+    const boost::system::error_category& base_;
+    std::string text_;
+};
+
+// libpq's multi-line text on one line: lines joined with "; ", runs of blanks made one space.
+inline std::string one_line(std::string_view text)
+{
+    std::string out;
+    bool blank = false, newline = false;
+    for (char c : text) {
+        if (c == '\n' || c == '\r') {
+            newline = !out.empty();
+            blank = false;
+        } else if (c == ' ' || c == '\t') {
+            blank = !out.empty();
+        } else {
+            if (newline)
+                out += "; ";
+            else if (blank)
+                out += ' ';
+            newline = blank = false;
+            out += c;
+        }
+    }
+    return out;
+}
+
+// `ec` carrying libpq's `text` in its message (see described_category); `ec` itself when it is
+// not a client_errc or SQLSTATE error, when `text` is empty, or when the cap is reached.
+inline error_code with_libpq_text(const error_code& ec, std::string_view text)
+{
+    if (!ec || text.empty() || dynamic_cast<const described_category*>(&ec.category()))
+        return ec;
+    const boost::system::error_category* base = nullptr;
+    unsigned long long id = 0;
+    if (ec.category() == client_category_instance) {
+        base = &client_category_instance;
+        id = client_category_id;
+    } else if (ec.category() == sqlstate_category_instance) {
+        base = &sqlstate_category_instance;
+        id = sqlstate_category_id;
+    } else {
+        return ec;
+    }
+    std::string line = one_line(text);
+    // Never destroyed: error_codes may point into it until the process ends (see above).
+    static std::mutex& mtx = *new std::mutex;
+    static std::deque<described_category>& store = *new std::deque<described_category>;
+    std::lock_guard lk(mtx);
+    for (const described_category& c : store)
+        if (&c.base() == base && c.text() == line)
+            return {ec.value(), c};
+    if (store.size() >= max_described_categories)
+        return ec;
+    store.emplace_back(*base, id, std::move(line));
+    return {ec.value(), store.back()};
+}
+
+}  // namespace detail
+
+/// libpq's own text carried by a connect error (`connection to server at "127.0.0.1", port
+/// 5433 failed: Connection refused; Is the server running ...`, or the server's FATAL message),
+/// on one line; empty for other errors. `ec.message()` already ends with it: this is the text
+/// alone. The full diagnostics (SQLSTATE, detail, hint) are in the factory's
+/// last_connect_diagnostics() or the connection's last_diagnostics().
+inline std::string_view libpq_message(const error_code& ec) noexcept
+{
+    const auto* c = dynamic_cast<const detail::described_category*>(&ec.category());
+    return c ? std::string_view(c->text()) : std::string_view();
 }
 
 /// The SQLSTATE of `ec` ("28P01"), or an empty string when `ec` is not a server error.
@@ -643,7 +777,10 @@ public:
     /// 3D000 invalid_catalog_name, 53300 too_many_connections, 57P03 cannot_connect_now, ...),
     /// client_errc::invalid_conninfo, client_errc::connection_failed (refused, unreachable,
     /// closed during the handshake), client_errc::socket_error, client_errc::out_of_memory,
-    /// boost::asio::error::operation_aborted when cancelled.
+    /// boost::asio::error::operation_aborted when cancelled. The message() of a failed
+    /// connect's error ends with libpq's own text, e.g. `could not connect to the PostgreSQL
+    /// server: connection to server at "127.0.0.1", port 5433 failed: Connection refused; ...`
+    /// (libpq_message(ec) is that text alone; last_diagnostics() has its parts).
     /// Cancellation: terminal, partial and total: the half-open connection is closed.
     template <class CompletionToken>
     static auto async_connect(executor_type ex, std::string conninfo, CompletionToken&& token);
@@ -867,9 +1004,12 @@ struct connect_op {
                                std::move(self));
     }
 
+    // A failed connect's error carries libpq's text in its message (with_libpq_text).
     template <class Self>
     void finish(Self& self, error_code ec, diagnostics d)
     {
+        if (ec != boost::asio::error::operation_aborted)
+            ec = with_libpq_text(ec, d.text);
         st->diag = std::move(d);
         if (st->conn)
             PQfinish(std::exchange(st->conn, nullptr));
@@ -879,10 +1019,10 @@ struct connect_op {
     template <class Self>
     void fail_soon(Self& self, error_code ec, diagnostics d)
     {
+        failure = with_libpq_text(ec, d.text);
         st->diag = std::move(d);
         if (st->conn)
             PQfinish(std::exchange(st->conn, nullptr));
-        failure = ec;
         at = step::failed;
         post_self(self);
     }
