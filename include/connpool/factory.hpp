@@ -18,16 +18,20 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/execution_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <concepts>
+#include <condition_variable>
 #include <cstddef>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <system_error>
 #include <thread>
 #include <tuple>
@@ -94,6 +98,53 @@ concept factory_has_is_permanent_error = requires(const Factory& f, const error_
 
 namespace detail {
 
+// Whether a class declares a member with one of the optional names, whatever its signature: a
+// class deriving from it and from a class that has a member of that name cannot name the member
+// unambiguously exactly when it declares one too (templates and overloads included).
+#define CONNPOOL_DETAIL_DECLARES(name)                                                             \
+    struct declares_##name##_probe {                                                               \
+        void name();                                                                               \
+    };                                                                                             \
+    template <class T>                                                                             \
+    struct declares_##name##_mix : T, declares_##name##_probe {};                                  \
+    template <class T>                                                                             \
+    concept declares_##name = std::is_class_v<T> && !std::is_final_v<T> &&                         \
+                              !requires { &declares_##name##_mix<T>::name; };
+CONNPOOL_DETAIL_DECLARES(async_ping)
+CONNPOOL_DETAIL_DECLARES(async_reset)
+CONNPOOL_DETAIL_DECLARES(is_healthy)
+CONNPOOL_DETAIL_DECLARES(is_permanent_error)
+#undef CONNPOOL_DETAIL_DECLARES
+
+// A factory member with one of the optional names that does not fit its concept would silently
+// switch the feature off (validation, reset, health checks): it is a compile error instead.
+template <class Factory, class Connection>
+struct check_optional_members {
+    static_assert(!declares_async_ping<Factory> || factory_has_async_ping<Factory, Connection>,
+                  "connpool: the factory has a member named async_ping, but f.async_ping(conn, "
+                  "token) does not compile: the pool expects `template <class CompletionToken> "
+                  "auto async_ping(Connection&, CompletionToken&&)` completing with "
+                  "void(error_code)");
+    static_assert(!declares_async_reset<Factory> || factory_has_async_reset<Factory, Connection>,
+                  "connpool: the factory has a member named async_reset, but f.async_reset(conn, "
+                  "token) does not compile: the pool expects `template <class CompletionToken> "
+                  "auto async_reset(Connection&, CompletionToken&&)` completing with "
+                  "void(error_code)");
+    static_assert(!declares_is_healthy<Factory> || factory_has_is_healthy<Factory, Connection>,
+                  "connpool: the factory has a member named is_healthy, but it cannot be called "
+                  "as f.is_healthy(conn) with a const Connection&: the pool expects "
+                  "`bool is_healthy(const Connection&)`");
+    static_assert(!declares_is_permanent_error<Factory> || factory_has_is_permanent_error<Factory>,
+                  "connpool: the factory has a member named is_permanent_error, but it cannot be "
+                  "called as f.is_permanent_error(ec) on a const factory: the pool expects "
+                  "`bool is_permanent_error(const error_code&) const`");
+    static constexpr bool value = true;
+};
+
+}  // namespace detail
+
+namespace detail {
+
 // The error an adapter reports for an exception thrown by user code.
 inline error_code to_error_code(const std::exception_ptr& ep) noexcept
 {
@@ -121,10 +172,148 @@ error_code call_capturing(Fn&& fn) noexcept
     }
 }
 
+// The blocking calls whose completions go to one execution context (an io_context). A service of
+// that context: its shutdown() (when the io_context is destroyed) waits for the calls in flight
+// to return, as Asio's resolver joins its own thread, and a call that returns after that
+// destroys its handler on its worker instead of posting to a context that is going away.
+class blocking_call_tracker final : public boost::asio::execution_context::service {
+public:
+    using key_type = blocking_call_tracker;
+    static inline boost::asio::execution_context::id id;
+
+    explicit blocking_call_tracker(boost::asio::execution_context& ctx) : service(ctx) {}
+
+    // Counts a call about to start; false once the context is shutting down.
+    bool begin() noexcept
+    {
+        std::lock_guard lk(mtx_);
+        if (shut_down_)
+            return false;
+        ++calls_;
+        return true;
+    }
+
+    // The call has returned: runs `deliver` (which posts the completion) unless the context is
+    // shutting down. Returns whether it ran.
+    template <class Deliver>
+    bool deliver(Deliver&& fn) noexcept
+    {
+        std::lock_guard lk(mtx_);
+        if (shut_down_)
+            return false;
+        std::forward<Deliver>(fn)();
+        return true;
+    }
+
+    // The call and everything it held (its handler, the tracked executor) are gone. The last
+    // use of the tracker by that call.
+    void end() noexcept
+    {
+        std::lock_guard lk(mtx_);
+        --calls_;
+        done_.notify_all();  // under the lock: shutdown() cannot return and free us before
+    }
+
+private:
+    void shutdown() override
+    {
+        std::unique_lock lk(mtx_);
+        shut_down_ = true;
+        done_.wait(lk, [this] { return calls_ == 0; });
+    }
+
+    std::mutex mtx_;
+    std::condition_variable done_;
+    std::size_t calls_ = 0;
+    bool shut_down_ = false;
+};
+
+// The tracker of the context that runs `ex`, or nullptr for an executor that names none.
+template <class Executor>
+blocking_call_tracker* tracker_for(const Executor& ex)
+{
+    if constexpr (requires { boost::asio::query(ex, boost::asio::execution::context); }) {
+        boost::asio::execution_context& ctx =
+            boost::asio::query(ex, boost::asio::execution::context);
+        return &boost::asio::use_service<blocking_call_tracker>(ctx);
+    } else if constexpr (requires { ex.context(); }) {
+        return &boost::asio::use_service<blocking_call_tracker>(ex.context());
+    } else {
+        return nullptr;
+    }
+}
+
 template <class Driver>
 concept blocking_driver = requires(Driver& d) {
     { d.connect() };
 } && std::default_initializable<std::decay_t<decltype(std::declval<Driver&>().connect())>>;
+
+template <class Driver>
+using driver_connection_t = std::decay_t<decltype(std::declval<Driver&>().connect())>;
+
+// blocking_factory's optional members, each in a base that is empty unless Driver can back it.
+template <class Driver>
+concept driver_pings = requires(Driver& d, driver_connection_t<Driver>& c) { d.ping(c); };
+template <class Driver>
+concept driver_resets = requires(Driver& d, driver_connection_t<Driver>& c) { d.reset(c); };
+template <class Driver>
+concept driver_checks_health = requires(const Driver& d, const driver_connection_t<Driver>& c) {
+    { d.is_healthy(c) } -> std::convertible_to<bool>;
+};
+template <class Driver>
+concept driver_classifies_errors = requires(const Driver& d, const error_code& ec) {
+    { d.is_permanent_error(ec) } -> std::convertible_to<bool>;
+};
+
+template <class Factory, class Driver, bool = driver_pings<Driver>>
+struct blocking_ping {};
+template <class Factory, class Driver>
+struct blocking_ping<Factory, Driver, true> {
+    /// Completion signature: void(error_code). Present when Driver has ping(Conn&).
+    template <class CompletionToken>
+    auto async_ping(driver_connection_t<Driver>& conn, CompletionToken&& token)
+    {
+        return static_cast<Factory&>(*this).async_status_call(
+            conn, [](Driver& d, driver_connection_t<Driver>& c) { d.ping(c); },
+            std::forward<CompletionToken>(token));
+    }
+};
+
+template <class Factory, class Driver, bool = driver_resets<Driver>>
+struct blocking_reset {};
+template <class Factory, class Driver>
+struct blocking_reset<Factory, Driver, true> {
+    /// Completion signature: void(error_code). Present when Driver has reset(Conn&).
+    template <class CompletionToken>
+    auto async_reset(driver_connection_t<Driver>& conn, CompletionToken&& token)
+    {
+        return static_cast<Factory&>(*this).async_status_call(
+            conn, [](Driver& d, driver_connection_t<Driver>& c) { d.reset(c); },
+            std::forward<CompletionToken>(token));
+    }
+};
+
+template <class Factory, class Driver, bool = driver_checks_health<Driver>>
+struct blocking_health {};
+template <class Factory, class Driver>
+struct blocking_health<Factory, Driver, true> {
+    /// Present when Driver has `bool is_healthy(const Conn&) const`.
+    bool is_healthy(const driver_connection_t<Driver>& conn) const
+    {
+        return static_cast<const Factory&>(*this).state_->driver.is_healthy(conn);
+    }
+};
+
+template <class Factory, class Driver, bool = driver_classifies_errors<Driver>>
+struct blocking_permanence {};
+template <class Factory, class Driver>
+struct blocking_permanence<Factory, Driver, true> {
+    /// Present when Driver has `bool is_permanent_error(const error_code&) const`.
+    bool is_permanent_error(const error_code& ec) const
+    {
+        return static_cast<const Factory&>(*this).state_->driver.is_permanent_error(ec);
+    }
+};
 
 }  // namespace detail
 
@@ -142,7 +331,10 @@ concept blocking_driver = requires(Driver& d) {
 /// A thrown boost::system::system_error or std::system_error keeps its code; anything else is
 /// reported as errc::factory_error. connect() may run on several threads at once.
 template <class Driver>
-class blocking_factory {
+class blocking_factory : public detail::blocking_ping<blocking_factory<Driver>, Driver>,
+                         public detail::blocking_reset<blocking_factory<Driver>, Driver>,
+                         public detail::blocking_health<blocking_factory<Driver>, Driver>,
+                         public detail::blocking_permanence<blocking_factory<Driver>, Driver> {
     static_assert(detail::blocking_driver<Driver>,
                   "connpool::blocking_factory: Driver needs `Conn connect()` returning a "
                   "default-constructible connection type");
@@ -174,45 +366,20 @@ public:
             token);
     }
 
-    /// Completion signature: void(error_code). Present when Driver has ping(Conn&).
-    template <class CompletionToken>
-        requires requires(Driver& d, connection_type& c) { d.ping(c); }
-    auto async_ping(connection_type& conn, CompletionToken&& token)
-    {
-        return async_status_call(
-            conn, [](Driver& d, connection_type& c) { d.ping(c); },
-            std::forward<CompletionToken>(token));
-    }
-
-    /// Completion signature: void(error_code). Present when Driver has reset(Conn&).
-    template <class CompletionToken>
-        requires requires(Driver& d, connection_type& c) { d.reset(c); }
-    auto async_reset(connection_type& conn, CompletionToken&& token)
-    {
-        return async_status_call(
-            conn, [](Driver& d, connection_type& c) { d.reset(c); },
-            std::forward<CompletionToken>(token));
-    }
-
-    /// Present when Driver has is_healthy(const Conn&).
-    bool is_healthy(const connection_type& conn) const
-        requires requires(const Driver& d, const connection_type& c) {
-            { d.is_healthy(c) } -> std::convertible_to<bool>;
-        }
-    {
-        return state_->driver.is_healthy(conn);
-    }
-
-    /// Present when Driver has is_permanent_error(const error_code&).
-    bool is_permanent_error(const error_code& ec) const
-        requires requires(const Driver& d) {
-            { d.is_permanent_error(ec) } -> std::convertible_to<bool>;
-        }
-    {
-        return state_->driver.is_permanent_error(ec);
-    }
+    // async_ping, async_reset, is_healthy and is_permanent_error come from the bases below,
+    // each present only when Driver has the matching member (the pool detects the factory's
+    // optional members by name, so a member that exists must also work).
 
 private:
+    template <class, class, bool>
+    friend struct detail::blocking_ping;
+    template <class, class, bool>
+    friend struct detail::blocking_reset;
+    template <class, class, bool>
+    friend struct detail::blocking_health;
+    template <class, class, bool>
+    friend struct detail::blocking_permanence;
+
     struct state {
         state(Driver d, std::size_t threads)
             : driver(std::move(d)), workers(std::make_unique<boost::asio::thread_pool>(threads))
@@ -239,22 +406,39 @@ private:
     };
 
     // Runs `work` (returning the completion arguments) on a worker thread, then completes
-    // `handler` on its associated executor, keeping that executor busy meanwhile.
+    // `handler` on its associated executor, keeping that executor busy meanwhile. The call is
+    // tied to the shutdown of that executor's context (see blocking_call_tracker): destroying
+    // the io_context waits for the call to return, and the completion is then dropped.
     template <class Handler, class Work>
     static void run(state& st, Handler handler, Work work)
     {
+        auto plain = boost::asio::get_associated_executor(handler, st.workers->get_executor());
+        detail::blocking_call_tracker* tracker = detail::tracker_for(plain);
+        if (tracker && !tracker->begin())
+            return;  // the context is shutting down: the handler is destroyed, never invoked
         // The handler's executor counts this call as outstanding work until it completes.
-        auto ex = boost::asio::prefer(
-            boost::asio::get_associated_executor(handler, st.workers->get_executor()),
-            boost::asio::execution::outstanding_work.tracked);
+        auto ex = boost::asio::prefer(plain, boost::asio::execution::outstanding_work.tracked);
         boost::asio::post(*st.workers, [handler = std::move(handler), ex = std::move(ex),
-                                        work = std::move(work)]() mutable {
-            std::apply(
-                [&](auto&&... args) {
-                    boost::asio::post(ex,
-                                      boost::asio::append(std::move(handler), std::move(args)...));
-                },
-                work());
+                                        work = std::move(work), tracker]() mutable {
+            {
+                auto h = std::move(handler);
+                auto e = std::move(ex);
+                auto result = work();
+                auto post_completion = [&] {
+                    std::apply(
+                        [&](auto&&... args) {
+                            boost::asio::post(
+                                e, boost::asio::append(std::move(h), std::move(args)...));
+                        },
+                        std::move(result));
+                };
+                if (!tracker)
+                    post_completion();
+                else
+                    tracker->deliver(post_completion);
+            }  // h, e and the result are destroyed here, before the tracker lets shutdown go on
+            if (tracker)
+                tracker->end();
         });
     }
 
@@ -284,6 +468,35 @@ struct awaitable_value<boost::asio::awaitable<T, Executor>> {
 
 struct no_coro_fn {};
 
+// coro_factory's optional members, each in a base that is empty unless its lambda was given.
+template <class Factory, bool Present>
+struct coro_ping {};
+template <class Factory>
+struct coro_ping<Factory, true> {
+    /// Completion signature: void(error_code). Present when a ping lambda was given.
+    template <class Conn, class CompletionToken>
+        requires std::same_as<Conn, typename Factory::connection_type>
+    auto async_ping(Conn& conn, CompletionToken&& token)
+    {
+        auto& self = static_cast<Factory&>(*this);
+        return self.async_status_call(self.ping_, conn, std::forward<CompletionToken>(token));
+    }
+};
+
+template <class Factory, bool Present>
+struct coro_reset {};
+template <class Factory>
+struct coro_reset<Factory, true> {
+    /// Completion signature: void(error_code). Present when a reset lambda was given.
+    template <class Conn, class CompletionToken>
+        requires std::same_as<Conn, typename Factory::connection_type>
+    auto async_reset(Conn& conn, CompletionToken&& token)
+    {
+        auto& self = static_cast<Factory&>(*this);
+        return self.async_status_call(self.reset_, conn, std::forward<CompletionToken>(token));
+    }
+};
+
 }  // namespace detail
 
 /// Adapts C++20 coroutine lambdas to the connection_factory concept. The lambdas run on the
@@ -292,7 +505,15 @@ struct no_coro_fn {};
 /// coroutine through Asio's per-operation cancellation. A thrown exception fails the operation (see
 /// blocking_factory for the error mapping). Build one with make_coro_factory().
 template <class ConnectFn, class PingFn = detail::no_coro_fn, class ResetFn = detail::no_coro_fn>
-class coro_factory {
+class coro_factory : public detail::coro_ping<coro_factory<ConnectFn, PingFn, ResetFn>,
+                                              !std::is_same_v<PingFn, detail::no_coro_fn>>,
+                     public detail::coro_reset<coro_factory<ConnectFn, PingFn, ResetFn>,
+                                               !std::is_same_v<ResetFn, detail::no_coro_fn>> {
+    template <class, bool>
+    friend struct detail::coro_ping;
+    template <class, bool>
+    friend struct detail::coro_reset;
+
 public:
     using connection_type =
         typename detail::awaitable_value<std::invoke_result_t<ConnectFn&>>::type;
@@ -319,21 +540,7 @@ public:
             token);
     }
 
-    /// Completion signature: void(error_code). Present when a ping lambda was given.
-    template <class CompletionToken>
-        requires(!std::is_same_v<PingFn, detail::no_coro_fn>)
-    auto async_ping(connection_type& conn, CompletionToken&& token)
-    {
-        return async_status_call(ping_, conn, std::forward<CompletionToken>(token));
-    }
-
-    /// Completion signature: void(error_code). Present when a reset lambda was given.
-    template <class CompletionToken>
-        requires(!std::is_same_v<ResetFn, detail::no_coro_fn>)
-    auto async_reset(connection_type& conn, CompletionToken&& token)
-    {
-        return async_status_call(reset_, conn, std::forward<CompletionToken>(token));
-    }
+    // async_ping and async_reset come from the bases, present when a lambda was given.
 
 private:
     template <class Fn, class CompletionToken>

@@ -40,6 +40,7 @@ template <class Connection, class Factory, class Clock = std::chrono::steady_clo
     requires connection_factory<Factory, Connection>
 class pool {
     using impl_type = detail::pool_impl<Connection, Factory, Clock>;
+    static_assert(detail::check_optional_members<Factory, Connection>::value);
 
 public:
     using connection_type = Connection;
