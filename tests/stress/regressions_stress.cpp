@@ -339,10 +339,10 @@ TEST_CASE("a factory completing the pool's handlers on its own thread keeps the 
         io_runner io(ioc, 2);
         connpool::pool<foreign_conn, foreign_factory> p(
             ioc.get_executor(), foreign_factory(&driver_thread, &fs),
-            {.min_size = 1, .max_size = 3, .validation_interval = 0ms});
+            {.min_size = 1, .max_size = 6, .validation_interval = 0ms});
 
-        constexpr int clients = 4;
-        constexpr int iterations = 300;
+        constexpr int clients = 8;
+        constexpr int iterations = 400;
         std::atomic<int> ok{0}, failed{0};
         std::vector<std::thread> threads;
         for (int c = 0; c < clients; ++c)
@@ -416,11 +416,12 @@ TEST_CASE("no connection that existed when clear() was called is lent after clea
                     stale_lends.fetch_add(1);
             }
         });
-    for (int i = 0; i < 300; ++i) {
+    for (int i = 0; i < 200; ++i) {
         const long existing = backend->connects_succeeded();
         p.clear();
         cleared_upto.store(existing);
-        wait_until([&] { return backend->connects_succeeded() > existing + 1; }, 2s);
+        // A new generation serves the next ones (bounded: it is only a pacing).
+        wait_until([&] { return backend->connects_succeeded() > existing; }, 1s);
     }
     stop = true;
     for (auto& t : threads)
