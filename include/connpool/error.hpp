@@ -44,7 +44,8 @@ public:
             return "the pool is closed; create a new pool to acquire connections again";
         case errc::acquire_timeout:
             return "no connection became available before the acquire deadline; raise "
-                   "max_size or the acquire timeout, or return connections sooner";
+                   "max_size or the acquire timeout, or return connections sooner (if no "
+                   "connection was ever opened: is the pool's executor running?)";
         case errc::pool_exhausted:
             return "too many acquirers are already waiting (max_waiters); shed load or raise "
                    "max_waiters";

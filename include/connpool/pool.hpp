@@ -61,6 +61,23 @@ public:
     pool(const pool&) = delete;
     pool& operator=(const pool&) = delete;
 
+    /// Move-only, like Boost.MySQL's connection_pool: a pool may be returned from a function or
+    /// kept in a vector. The moved-from pool holds nothing: it may only be destroyed or assigned
+    /// to (any other member is undefined behaviour). Operations already started, leases already
+    /// out and the background work carry on with the moved-to pool.
+    pool(pool&& other) noexcept = default;
+
+    /// Closes this pool (as the destructor does), then takes `other`'s.
+    pool& operator=(pool&& other) noexcept
+    {
+        if (this != &other) {
+            if (impl_)
+                impl_->close();
+            impl_ = std::move(other.impl_);
+        }
+        return *this;
+    }
+
     /// Closes the pool (see close()). Does not wait: leases still out stay valid and their
     /// connections are destroyed when they come back.
     ~pool()
@@ -105,8 +122,9 @@ public:
     {
         error_code ec;
         handle_type h = acquire(timeout, ec);
-        if (ec)
-            throw boost::system::system_error(ec, "connpool::pool::acquire");
+        if (ec)  // without the source location Asio may attach: what() stays a readable sentence
+            throw boost::system::system_error(error_code(ec.value(), ec.category()),
+                                              "connpool::pool::acquire");
         return h;
     }
 

@@ -295,8 +295,10 @@ public:
         if (slot_type* s = try_take())
             return post_result(ex, std::forward<Handler>(handler), {},
                                lease_factory::make<Connection>(this, s));
-        acquire_op<decayed>::start(this->shared_from_this(), std::forward<Handler>(handler),
-                                   clamp_timeout(timeout), Clock::now());
+        // A decayed copy: an lvalue handler (a named lambda passed as the token) is copied.
+        acquire_op<decayed>::start(this->shared_from_this(),
+                                   decayed(std::forward<Handler>(handler)), clamp_timeout(timeout),
+                                   Clock::now());
     }
 
     // ------------------------------------------------------------------------------ returning
@@ -1267,14 +1269,18 @@ private:
         }
         pool_counters::bump(counters_.connect_failures);
         std::lock_guard lk(mtx_);
-        tracker_.on_failure(opts_, ec, Clock::now(), jitter_(), permanent);
-        last_connect_error_ = ec;
+        // Without the source location Asio may have attached (what() would carry ~300
+        // characters of a header's path): the error is kept and reported as a plain code.
+        const error_code plain(ec.value(), ec.category());
+        tracker_.on_failure(opts_, plain, Clock::now(), jitter_(), permanent);
+        last_connect_error_ = plain;
     }
 
     // On the strand.
     void on_connect_failed(slot_type& s, error_code ec) noexcept
     {
-        if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
+        ec = error_code(ec.value(), ec.category());  // no source location (see below)
+        if (ec != errc::connect_timeout)             // a timeout was recorded when it happened
             record_connect_failure(ec);
         waiter_type* failed = nullptr;
         {
