@@ -469,13 +469,12 @@ struct awaitable_value<boost::asio::awaitable<T, Executor>> {
 struct no_coro_fn {};
 
 // coro_factory's optional members, each in a base that is empty unless its lambda was given.
-template <class Factory, bool Present>
+template <class Factory, class Conn, bool Present>
 struct coro_ping {};
-template <class Factory>
-struct coro_ping<Factory, true> {
+template <class Factory, class Conn>
+struct coro_ping<Factory, Conn, true> {
     /// Completion signature: void(error_code). Present when a ping lambda was given.
-    template <class Conn, class CompletionToken>
-        requires std::same_as<Conn, typename Factory::connection_type>
+    template <class CompletionToken>
     auto async_ping(Conn& conn, CompletionToken&& token)
     {
         auto& self = static_cast<Factory&>(*this);
@@ -483,19 +482,21 @@ struct coro_ping<Factory, true> {
     }
 };
 
-template <class Factory, bool Present>
+template <class Factory, class Conn, bool Present>
 struct coro_reset {};
-template <class Factory>
-struct coro_reset<Factory, true> {
+template <class Factory, class Conn>
+struct coro_reset<Factory, Conn, true> {
     /// Completion signature: void(error_code). Present when a reset lambda was given.
-    template <class Conn, class CompletionToken>
-        requires std::same_as<Conn, typename Factory::connection_type>
+    template <class CompletionToken>
     auto async_reset(Conn& conn, CompletionToken&& token)
     {
         auto& self = static_cast<Factory&>(*this);
         return self.async_status_call(self.reset_, conn, std::forward<CompletionToken>(token));
     }
 };
+
+template <class ConnectFn>
+using coro_connection_t = typename awaitable_value<std::invoke_result_t<ConnectFn&>>::type;
 
 }  // namespace detail
 
@@ -506,17 +507,18 @@ struct coro_reset<Factory, true> {
 /// blocking_factory for the error mapping). Build one with make_coro_factory().
 template <class ConnectFn, class PingFn = detail::no_coro_fn, class ResetFn = detail::no_coro_fn>
 class coro_factory : public detail::coro_ping<coro_factory<ConnectFn, PingFn, ResetFn>,
+                                              detail::coro_connection_t<ConnectFn>,
                                               !std::is_same_v<PingFn, detail::no_coro_fn>>,
                      public detail::coro_reset<coro_factory<ConnectFn, PingFn, ResetFn>,
+                                               detail::coro_connection_t<ConnectFn>,
                                                !std::is_same_v<ResetFn, detail::no_coro_fn>> {
-    template <class, bool>
+    template <class, class, bool>
     friend struct detail::coro_ping;
-    template <class, bool>
+    template <class, class, bool>
     friend struct detail::coro_reset;
 
 public:
-    using connection_type =
-        typename detail::awaitable_value<std::invoke_result_t<ConnectFn&>>::type;
+    using connection_type = detail::coro_connection_t<ConnectFn>;
     static_assert(std::default_initializable<connection_type>,
                   "connpool::coro_factory: the connection type must be default-constructible "
                   "(a failed coroutine completes with a default-constructed one)");

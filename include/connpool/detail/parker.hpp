@@ -9,9 +9,12 @@
 // release() cannot cut short, so a thread handed a connection woke up to tens of milliseconds
 // late (16 threads on one connection held for no time: a few hundred acquires in seconds).
 //
-// On Linux the parker is one futex word: notify() stores 1 and wakes the sleeper at once; the
-// waiter sleeps in FUTEX_WAIT_BITSET with an absolute CLOCK_MONOTONIC deadline (the clock of
-// std::chrono::steady_clock in libstdc++ and libc++). Elsewhere a mutex and a condition variable.
+// On Linux the parker is one futex word: the waiter may first spin on it (a handoff that comes
+// within microseconds then costs no system call on either side), then announces that it sleeps
+// and sleeps in FUTEX_WAIT_BITSET with an absolute CLOCK_MONOTONIC deadline (the clock of
+// std::chrono::steady_clock in libstdc++ and libc++); notify() marks it notified and makes the
+// wake system call only when the waiter announced its sleep. Elsewhere a mutex and a condition
+// variable.
 //
 // One notify() per parker, from one thread; one waiter. After notify() has stored the flag the
 // waiter may return and destroy the parker while the notifier is still inside the wake syscall:
@@ -40,32 +43,52 @@ class parker {
 public:
     using clock = std::chrono::steady_clock;
 
-    // Wakes the waiter. Called once.
+    // Wakes the waiter. Called once. No system call when the waiter has not gone to sleep yet
+    // (it is still spinning, see spin()).
     void notify() noexcept
     {
 #if defined(__linux__)
-        // Release: the waiter's acquire load of the flag sees everything written before (the
-        // waiter's result).
-        flag_.store(1, std::memory_order_release);
-        ::syscall(SYS_futex, &flag_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+        // Release: the waiter's acquire load of the state sees everything written before (the
+        // waiter's result). Exchange: tells whether the waiter sleeps in the futex.
+        if (state_.exchange(notified_state, std::memory_order_release) == sleeping_state)
+            ::syscall(SYS_futex, &state_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 #else
         {
             std::lock_guard lk(mtx_);
-            flag_.store(1, std::memory_order_release);
+            state_.store(notified_state, std::memory_order_release);
         }
         cv_.notify_one();
 #endif
     }
 
     // True once notify() has been called (acquire: see notify).
-    bool notified() const noexcept { return flag_.load(std::memory_order_acquire) != 0; }
+    bool notified() const noexcept
+    {
+        return state_.load(std::memory_order_acquire) == notified_state;
+    }
+
+    // Polls for a notify() about to come, `rounds` times with a CPU pause in between, before the
+    // caller goes to sleep: a handoff within microseconds then costs neither side a system call.
+    bool spin(int rounds) const noexcept
+    {
+        for (int i = 0; i < rounds; ++i) {
+            if (notified())
+                return true;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#elif defined(__aarch64__)
+            asm volatile("yield");
+#endif
+        }
+        return notified();
+    }
 
     // Sleeps until notify(), however long it takes.
     void wait() noexcept
     {
 #if defined(__linux__)
-        while (!notified())
-            ::syscall(SYS_futex, &flag_, FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
+        while (!sleep(nullptr)) {
+        }
 #else
         std::unique_lock lk(mtx_);
         cv_.wait(lk, [this] { return notified(); });
@@ -82,15 +105,12 @@ public:
         abs.tv_sec = static_cast<std::time_t>(secs.count());
         abs.tv_nsec = static_cast<long>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count());
-        while (!notified()) {
-            // FUTEX_WAIT_BITSET takes an absolute time on CLOCK_MONOTONIC: spurious wake-ups
-            // and signals do not stretch the deadline. Returns at once if the flag is not 0.
-            const long rc = ::syscall(SYS_futex, &flag_, FUTEX_WAIT_BITSET_PRIVATE, 0, &abs,
-                                      nullptr, FUTEX_BITSET_MATCH_ANY);
-            if (rc != 0 && errno == ETIMEDOUT)
+        for (;;) {
+            if (sleep(&abs))
+                return true;
+            if (errno == ETIMEDOUT)
                 return notified();
         }
-        return true;
 #else
         std::unique_lock lk(mtx_);
         return cv_.wait_until(lk, deadline, [this] { return notified(); });
@@ -98,12 +118,34 @@ public:
     }
 
 private:
+    static constexpr std::uint32_t waiting_state = 0;   // not notified, not asleep
+    static constexpr std::uint32_t notified_state = 1;  // notify() has run
+    static constexpr std::uint32_t sleeping_state = 2;  // asleep in the futex (or about to be)
+
 #if defined(__linux__)
+    // One futex wait; true once notified. FUTEX_WAIT_BITSET takes an absolute time on
+    // CLOCK_MONOTONIC (nullptr: no deadline): spurious wake-ups and signals do not stretch it.
+    bool sleep(const timespec* abs) noexcept
+    {
+        std::uint32_t expected = waiting_state;
+        // Acquire on failure: notified, and its writes are visible. (Success only announces
+        // that notify() must wake us, and the futex re-checks the word atomically, but the
+        // success order may not be weaker than the failure order.)
+        if (!state_.compare_exchange_strong(expected, sleeping_state, std::memory_order_acquire,
+                                            std::memory_order_acquire) &&
+            expected == notified_state)
+            return true;
+        errno = 0;
+        ::syscall(SYS_futex, &state_, FUTEX_WAIT_BITSET_PRIVATE, sleeping_state, abs, nullptr,
+                  FUTEX_BITSET_MATCH_ANY);
+        return notified();
+    }
+#endif
+
     // The futex word must be a 32-bit int.
     static_assert(sizeof(std::atomic<std::uint32_t>) == 4);
-    std::atomic<std::uint32_t> flag_{0};
-#else
-    std::atomic<std::uint32_t> flag_{0};
+    std::atomic<std::uint32_t> state_{waiting_state};
+#if !defined(__linux__)
     std::mutex mtx_;
     std::condition_variable cv_;
 #endif
