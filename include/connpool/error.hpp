@@ -23,15 +23,19 @@ enum class errc {
     pool_exhausted,   ///< More than pool_options::max_waiters acquirers were already waiting.
     connect_timeout,  ///< A connect attempt took longer than pool_options::connect_timeout.
     would_deadlock,  ///< A blocking acquire() was called from a thread running the pool's executor.
-    factory_error,   ///< An adapted factory (blocking or coroutine) threw a non-system_error.
+    factory_error,   ///< An adapted factory (blocking or coroutine) threw a non-system_error;
+                     ///< message() ends with the exception's what().
 };
 
 namespace detail {
 
+// A fixed 64-bit id makes categories from different shared objects compare equal (and a
+// described_category, carrying an exception's text, equal to this one).
+inline constexpr unsigned long long connpool_category_id = 0x8c3a'51f2'c0d9'7e11ULL;
+
 class connpool_category final : public boost::system::error_category {
 public:
-    // A fixed 64-bit id makes categories from different shared objects compare equal.
-    constexpr connpool_category() noexcept : error_category(0x8c3a'51f2'c0d9'7e11ULL) {}
+    constexpr connpool_category() noexcept : error_category(connpool_category_id) {}
 
     const char* name() const noexcept override { return "connpool"; }
 
@@ -57,7 +61,8 @@ public:
                    "async_acquire() there, or call acquire() from another thread";
         case errc::factory_error:
             return "the connection factory threw an exception that is not a "
-                   "boost::system::system_error; see the factory's logs";
+                   "boost::system::system_error (its what() text, when it has one, follows this "
+                   "message)";
         }
         return "unknown connpool error";
     }

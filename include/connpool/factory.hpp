@@ -7,6 +7,7 @@
 /// and two adapters — blocking_factory (a blocking driver such as libpq's PQconnectdb, run on
 /// threads of its own) and coro_factory (C++20 coroutine lambdas).
 
+#include <connpool/detail/described_error.hpp>
 #include <connpool/error.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -145,6 +146,11 @@ struct check_optional_members {
 
 namespace detail {
 
+inline std::string factory_error_headline(const boost::system::error_category&, int)
+{
+    return "the connection factory threw";
+}
+
 // The error an adapter reports for an exception thrown by user code.
 inline error_code to_error_code(const std::exception_ptr& ep) noexcept
 {
@@ -156,6 +162,12 @@ inline error_code to_error_code(const std::exception_ptr& ep) noexcept
         return e.code();
     } catch (const std::system_error& e) {
         return error_code(e.code());
+    } catch (const std::exception& e) {
+        // The exception's text goes where a user reads errors: the code's message() (see
+        // detail/described_error.hpp), so the waiter, stats().last_connect_error and what() of a
+        // failed acquire() all say what the factory said.
+        return with_text(make_error_code(errc::factory_error), pool_category(),
+                         connpool_category_id, e.what(), &factory_error_headline);
     } catch (...) {
         return make_error_code(errc::factory_error);
     }

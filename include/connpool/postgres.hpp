@@ -26,6 +26,7 @@
 /// addresses, or `hostaddr=`, where a DNS stall matters); COPY is not supported (a COPY result
 /// fails with client_errc::unsupported and breaks the connection); results are in text format.
 
+#include <connpool/detail/described_error.hpp>
 #include <connpool/error.hpp>
 #include <connpool/pool.hpp>
 
@@ -319,115 +320,39 @@ inline error_code make_sqlstate_error(std::string_view sqlstate) noexcept
 
 namespace detail {
 
-// libpq's text of one failed connect, carried by the error_code itself.
-//
-// An error_code holds a value and a pointer to its category, no string. So the text goes into a
-// category: a described_category has the id of client_category() or sqlstate_category(), and
-// therefore compares equal to it (Boost.System compares categories with a nonzero id by id):
-// `ec == client_errc::connection_failed`, `sqlstate_of(ec)`, `is_connection_error(ec)` and
-// `ec.category() == client_category()` all hold as before. Only message() differs: the plain
-// message followed by libpq's text, on one line. (A std::error_code converted from it has a
-// category of its own, and does not compare equal to one converted from the plain category.)
-//
-// The categories are interned by (category, text) and never freed, so that an error_code stays
-// valid wherever it is copied, even during static destruction. Connect errors repeat (one text
-// per server and failure mode), and at most max_described_categories are ever created; after
-// that, errors carry the plain category, and the text is only in last_connect_diagnostics().
-inline constexpr std::size_t max_described_categories = 64;
+// libpq's text of one failed connect, carried by the error_code itself
+// (detail/described_error.hpp): `ec == client_errc::connection_failed`, `sqlstate_of(ec)`,
+// `is_connection_error(ec)` and `ec.category() == client_category()` all hold as before; message()
+// is the plain message followed by libpq's text, on one line. After max_described_categories
+// distinct texts, errors carry the plain category, and the text is only in
+// last_connect_diagnostics().
 
-class described_category final : public boost::system::error_category {
-public:
-    described_category(const boost::system::error_category& base, unsigned long long id,
-                       std::string text)
-        : error_category(id), base_(base), text_(std::move(text))
-    {
-    }
-
-    const char* name() const noexcept override { return base_.name(); }
-
-    std::string message(int ev) const override { return headline(ev) + ": " + text_; }
-
-    boost::system::error_condition default_error_condition(int ev) const noexcept override
-    {
-        return base_.default_error_condition(ev);
-    }
-
-    const boost::system::error_category& base() const noexcept { return base_; }
-    const std::string& text() const noexcept { return text_; }
-
-private:
-    // The plain message, without its pointer to the diagnostics (the text follows).
-    std::string headline(int ev) const
-    {
-        if (base_ == client_category_instance) {
-            switch (static_cast<client_errc>(ev)) {
-            case client_errc::connection_failed:
-                return "could not connect to the PostgreSQL server";
-            case client_errc::invalid_conninfo:
-                return "the PostgreSQL connection string is invalid";
-            default:
-                break;
-            }
-        }
-        return base_.message(ev);
-    }
-
-    const boost::system::error_category& base_;
-    std::string text_;
-};
-
-// libpq's multi-line text on one line: lines joined with "; ", runs of blanks made one space.
-inline std::string one_line(std::string_view text)
+// The plain message, without its pointer to the diagnostics (the text follows).
+inline std::string libpq_headline(const boost::system::error_category& base, int ev)
 {
-    std::string out;
-    bool blank = false, newline = false;
-    for (char c : text) {
-        if (c == '\n' || c == '\r') {
-            newline = !out.empty();
-            blank = false;
-        } else if (c == ' ' || c == '\t') {
-            blank = !out.empty();
-        } else {
-            if (newline)
-                out += "; ";
-            else if (blank)
-                out += ' ';
-            newline = blank = false;
-            out += c;
+    if (base == client_category_instance) {
+        switch (static_cast<client_errc>(ev)) {
+        case client_errc::connection_failed:
+            return "could not connect to the PostgreSQL server";
+        case client_errc::invalid_conninfo:
+            return "the PostgreSQL connection string is invalid";
+        default:
+            break;
         }
     }
-    return out;
+    return base.message(ev);
 }
 
-// `ec` carrying libpq's `text` in its message (see described_category); `ec` itself when it is
-// not a client_errc or SQLSTATE error, when `text` is empty, or when the cap is reached.
+// `ec` carrying libpq's `text` in its message; `ec` itself when it is not a client_errc or
+// SQLSTATE error, when `text` is empty, or when the cap is reached.
 inline error_code with_libpq_text(const error_code& ec, std::string_view text)
 {
-    if (!ec || text.empty() || dynamic_cast<const described_category*>(&ec.category()))
-        return ec;
-    const boost::system::error_category* base = nullptr;
-    unsigned long long id = 0;
-    if (ec.category() == client_category_instance) {
-        base = &client_category_instance;
-        id = client_category_id;
-    } else if (ec.category() == sqlstate_category_instance) {
-        base = &sqlstate_category_instance;
-        id = sqlstate_category_id;
-    } else {
-        return ec;
-    }
-    std::string line = one_line(text);
-    // Never destroyed: error_codes may point into it until the process ends (see above).
-    static std::mutex& mtx = *new std::mutex;
-    static std::deque<described_category>& store = *new std::deque<described_category>;
-    std::lock_guard lk(mtx);
-    for (const described_category& c : store)
-        if (&c.base() == base && c.text() == line)
-            return {ec.value(), c};
-    if (store.size() >= max_described_categories)
-        return ec;
-    store.emplace_back(*base, id, std::move(line));
-    return {ec.value(), store.back()};
+    if (ec.category() == client_category_instance)
+        return with_text(ec, client_category_instance, client_category_id, text, &libpq_headline);
+    if (ec.category() == sqlstate_category_instance)
+        return with_text(ec, sqlstate_category_instance, sqlstate_category_id, text,
+                         &libpq_headline);
+    return ec;
 }
 
 }  // namespace detail
@@ -439,8 +364,7 @@ inline error_code with_libpq_text(const error_code& ec, std::string_view text)
 /// last_connect_diagnostics() or the connection's last_diagnostics().
 inline std::string_view libpq_message(const error_code& ec) noexcept
 {
-    const auto* c = dynamic_cast<const detail::described_category*>(&ec.category());
-    return c ? std::string_view(c->text()) : std::string_view();
+    return detail::described_text(ec);
 }
 
 /// The SQLSTATE of `ec` ("28P01"), or an empty string when `ec` is not a server error.

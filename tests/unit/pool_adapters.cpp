@@ -187,6 +187,15 @@ TEST_CASE("a driver connect that throws anything else reports factory_error",
     CHECK(!h);
     CHECK(ec == errc::factory_error);
     CHECK(s.pool->stats().last_connect_error == errc::factory_error);
+    // The exception's text reaches the user: in the waiter's error, in stats(), in what().
+    CHECK_THAT(ec.message(), Catch::Contains("driver exploded"));
+    CHECK_THAT(s.pool->stats().last_connect_error.message(), Catch::Contains("driver exploded"));
+    try {
+        (void)s.pool->acquire(0ms);
+        FAIL("acquire(0ms) succeeded while every connect fails");
+    } catch (const boost::system::system_error& e) {
+        CHECK_THAT(e.what(), Catch::Contains("driver exploded"));
+    }
 }
 
 TEST_CASE("the driver's ping, reset and is_healthy are used", "[adapters][blocking]")
@@ -386,6 +395,7 @@ TEST_CASE("a coroutine connect that throws anything else reports factory_error",
     s.advance(101ms);
     REQUIRE(r->called_once());
     CHECK(r->ec() == errc::factory_error);
+    CHECK_THAT(r->ec().message(), Catch::Contains("coroutine exploded"));
 }
 
 TEST_CASE("coroutine ping and reset lambdas are used", "[adapters][coro]")
