@@ -406,9 +406,13 @@ private:
                 workers->join();
                 return;
             }
-            workers->stop();
+            // Not stop(): work already posted to the workers (a completion whose handler has no
+            // executor of its own runs there) must still run. join() lets it finish first.
             try {
-                std::thread([w = std::move(workers)]() mutable { w.reset(); }).detach();
+                std::thread([w = std::move(workers)]() mutable {
+                    w->join();
+                    w.reset();
+                }).detach();
             } catch (...) {
                 (void)workers.release();  // no thread to join them: leak rather than crash
             }
