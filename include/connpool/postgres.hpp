@@ -348,10 +348,11 @@ inline std::string libpq_headline(const boost::system::error_category& base, int
 inline error_code with_libpq_text(const error_code& ec, std::string_view text)
 {
     if (ec.category() == client_category_instance)
-        return with_text(ec, client_category_instance, client_category_id, text, &libpq_headline);
+        return ::connpool::detail::with_text(ec, client_category_instance, client_category_id, text,
+                                             &libpq_headline);
     if (ec.category() == sqlstate_category_instance)
-        return with_text(ec, sqlstate_category_instance, sqlstate_category_id, text,
-                         &libpq_headline);
+        return ::connpool::detail::with_text(ec, sqlstate_category_instance, sqlstate_category_id,
+                                             text, &libpq_headline);
     return ec;
 }
 
@@ -364,7 +365,7 @@ inline error_code with_libpq_text(const error_code& ec, std::string_view text)
 /// last_connect_diagnostics() or the connection's last_diagnostics().
 inline std::string_view libpq_message(const error_code& ec) noexcept
 {
-    return detail::described_text(ec);
+    return ::connpool::detail::described_text(ec);
 }
 
 /// The SQLSTATE of `ec` ("28P01"), or an empty string when `ec` is not a server error.

@@ -464,7 +464,7 @@ private:
     //
     // Ownership. While queued, the op belongs to the queue; whoever unlinks it (a returner
     // handing it a connection, the pool's deadline timer, its cancellation, close()) posts
-    // on_claimed() to the handler's executor, and that posted function owns it (an op_ref). A
+    // complete() to the handler's executor, and that posted function owns it (an op_ref). A
     // posted function destroyed without running (the io_context was shut down or destroyed)
     // gives the op back through op_ref's destructor: the op and its handler are then freed, the
     // handler never invoked, and a connection already handed over is returned to the pool.
@@ -492,7 +492,7 @@ private:
             return boost::asio::get_associated_executor(handler, pool->ex_);
         }
 
-        // The ownership of a claimed op, held by the function posted to run on_claimed().
+        // The ownership of a claimed op, held by the function posted to run complete().
         class op_ref {
         public:
             explicit op_ref(acquire_op* o) noexcept : op_(o) {}
@@ -521,7 +521,7 @@ private:
             if (timeout < never)
                 op->deadline = ticks(now + std::chrono::duration_cast<duration>(timeout));
             // Connect the cancellation slot before the op is visible to others: after enqueue,
-            // another thread may claim it and post on_claimed, which clears the slot.
+            // another thread may claim it and post complete(), which clears the slot.
             auto slot = boost::asio::get_associated_cancellation_slot(op->handler);
             if (slot.is_connected())
                 slot.template emplace<cancel_handler>(op);
