@@ -684,7 +684,7 @@ private:
     void serve_from_idle(time_point now) noexcept
     {
         if (slot_type* s = pop_ready(now))
-            make_available(*s, /*validated=*/true);
+            make_available(*s, offer_check::validated);
     }
 
     // Under mtx_: unlinks every waiter with `ec` as its result; returns them chained by `next`
@@ -847,25 +847,32 @@ private:
         }
     }
 
+    // What is already known of a connection being offered (make_available).
+    enum class offer_check : std::uint8_t {
+        none,       // nothing: judge whether it is usable and whether it is due for validation
+        usable,     // unusable() has just said no (a return, the sweep): validate when due
+        validated,  // a connect, ping or reset has just succeeded on it, or pop_ready judged it
+    };
+
     // Offers a ready connection: to the oldest waiter if there is one, else to the idle stack.
     // Never called with mtx_ held.
     //
     // A connection handed straight to a waiter is judged as pop_ready judges one it lends:
-    // usable, and validated when due, unless `validated` (a connect, a ping or a reset has just
-    // succeeded on it). Its generation is checked under the mutex, which clear() also takes to
-    // bump it: a waiter that arrived after clear() returned is never handed an older connection.
-    void make_available(slot_type& first, bool validated = false) noexcept
+    // usable, and validated when due, as far as `known` does not say so already. Its generation
+    // is checked under the mutex, which clear() also takes to bump it: a waiter that arrived
+    // after clear() returned is never handed an older connection.
+    void make_available(slot_type& first, offer_check known) noexcept
     {
         slot_type* s = &first;
         while (s) {
             // seq_cst: see the next comment; a zero here is re-checked after the push.
             if (waiters_count_.load(std::memory_order_seq_cst) != 0) {
-                if (!validated) {
+                if (known == offer_check::none) {
                     if (auto cause = unusable(*s))
                         return discard(*s, *cause);
-                    if (due_for_validation(*s))
-                        return start_maintenance(*s, &pool_impl::run_ping);
                 }
+                if (known != offer_check::validated && due_for_validation(*s))
+                    return start_maintenance(*s, &pool_impl::run_ping);
                 std::unique_lock lk(mtx_);
                 if (s->generation != generation_.load(std::memory_order_relaxed)) {
                     lk.unlock();
@@ -892,7 +899,7 @@ private:
             if (waiters_count_.load(std::memory_order_seq_cst) == 0)
                 return;
             s = pop_ready(stamps::now());
-            validated = true;  // pop_ready judged it
+            known = offer_check::validated;  // pop_ready judged it
         }
     }
 
@@ -979,13 +986,14 @@ private:
     void park_in_thread_cache(slot_type& s) noexcept
     {
         if (waiters_count_.load(std::memory_order_relaxed) != 0)
-            return make_available(s);  // straight to the oldest waiter
+            return make_available(s, offer_check::usable);  // straight to the oldest waiter
         thread_cache_entry& mine = thread_cache_for(id_);
         if (mine.pool_id == id_ && mine.index != nil_index && mine.index != s.index) {
             slot_type& older = slots_[mine.index];
+            // One cached connection per thread: the older one goes to the shared stack.
             if (claim_cached(older))
-                make_available(older);  // one cached connection per thread: the older one goes
-        }  // to the shared stack
+                make_available(older, offer_check::none);
+        }
         mine.pool_id = id_;
         mine.index = s.index;
         // seq_cst: release publishes the slot to its next claimant; seq_cst orders this store
@@ -996,7 +1004,7 @@ private:
             // Someone started waiting (or close() began) meanwhile: offer it properly, unless a
             // waiter's scan stole it first.
             if (claim_cached(s))
-                make_available(s);
+                make_available(s, offer_check::usable);
         }
     }
 
@@ -1031,7 +1039,7 @@ private:
                 keep.push_back(&s);
         }
         for (auto it = keep.rbegin(); it != keep.rend(); ++it)
-            make_available(**it);
+            make_available(**it, offer_check::none);
     }
 
     // Every idle connection, stacked and cached, most recent first (cached ones, then the stack
@@ -1298,18 +1306,17 @@ private:
         }
         pool_counters::bump(counters_.connect_failures);
         std::lock_guard lk(mtx_);
-        // Without the source location Asio may have attached (what() would carry ~300
-        // characters of a header's path): the error is kept and reported as a plain code.
-        const error_code plain(ec.value(), ec.category());
-        tracker_.on_failure(opts_, plain, Clock::now(), jitter_(), permanent);
-        last_connect_error_ = plain;
+        tracker_.on_failure(opts_, ec, Clock::now(), jitter_(), permanent);
+        last_connect_error_ = ec;
     }
 
     // On the strand.
     void on_connect_failed(slot_type& s, error_code ec) noexcept
     {
-        ec = error_code(ec.value(), ec.category());  // no source location (see below)
-        if (ec != errc::connect_timeout)             // a timeout was recorded when it happened
+        // Without the source location Asio may have attached (what() would carry ~300
+        // characters of a header's path): the error is kept and reported as a plain code.
+        ec = error_code(ec.value(), ec.category());
+        if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
             record_connect_failure(ec);
         waiter_type* failed = nullptr;
         {
@@ -1345,7 +1352,7 @@ private:
         s.created = ticks(now);
         s.expiry = ticks(expiry_of<Clock>(opts_, now, draw));
         mark_used(s, stamps::now());  // every last_used/last_checked stamp from one clock
-        make_available(s, /*validated=*/true);
+        make_available(s, offer_check::validated);
         replan();  // the connect slot is free again: more waiters or min_size may want it
     }
 
@@ -1414,7 +1421,7 @@ private:
         // Known good now; last_used stays, so a pinged surplus connection still ages out.
         // A successful reset is a round trip to the server too: it counts as a validation.
         s.last_checked.store(ticks(stamps::now()), std::memory_order_relaxed);
-        make_available(s, /*validated=*/true);
+        make_available(s, offer_check::validated);
         replan();
     }
 
@@ -1533,7 +1540,7 @@ private:
             else if (!is_surplus && has_ping && needs_keepalive<Clock>(opts_, now, last_checked(s)))
                 start_maintenance(s, &pool_impl::run_ping);
             else
-                make_available(s);
+                make_available(s, offer_check::usable);
         }
     }
 
