@@ -5,7 +5,7 @@
 /// \file pooled.hpp
 /// The lease of a pooled connection.
 
-#include <connpool/detail/slot.hpp>
+#include <connpool/detail/idle/slot.hpp>
 
 #include <cassert>
 #include <utility>

@@ -22,11 +22,11 @@
 // so either the returner takes its connection back and offers it, or the waiter steals it.
 
 #include <connpool/detail/core.hpp>
-#include <connpool/detail/idle_stack.hpp>
-#include <connpool/detail/parker.hpp>
-#include <connpool/detail/slot.hpp>
-#include <connpool/detail/stamp_clock.hpp>
-#include <connpool/detail/waiter_queue.hpp>
+#include <connpool/detail/idle/idle_stack.hpp>
+#include <connpool/detail/acquire/parker.hpp>
+#include <connpool/detail/idle/slot.hpp>
+#include <connpool/detail/idle/stamp_clock.hpp>
+#include <connpool/detail/waiters/waiter_queue.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
 #include <connpool/pool_options.hpp>

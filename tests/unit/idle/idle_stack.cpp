@@ -1,5 +1,5 @@
 // The idle stack on one thread: LIFO order, take_all, both variants.
-#include <connpool/detail/idle_stack.hpp>
+#include <connpool/detail/idle/idle_stack.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
-#ifndef CONNPOOL_DETAIL_WAITER_QUEUE_HPP
-#define CONNPOOL_DETAIL_WAITER_QUEUE_HPP
+#ifndef CONNPOOL_DETAIL_WAITERS_WAITER_QUEUE_HPP
+#define CONNPOOL_DETAIL_WAITERS_WAITER_QUEUE_HPP
 
 // The FIFO of acquirers waiting for a connection: an intrusive doubly linked list, so that
 // enqueueing allocates nothing and a timed-out or cancelled waiter leaves from the middle in O(1).
@@ -10,7 +10,7 @@
 // and costs no timer of its own (no reactor registration per waiter).
 // Every member is used under the pool's mutex.
 
-#include <connpool/detail/slot.hpp>
+#include <connpool/detail/idle/slot.hpp>
 
 #include <boost/intrusive/set.hpp>
 #include <boost/system/error_code.hpp>

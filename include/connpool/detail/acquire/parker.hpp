@@ -1,6 +1,6 @@
 // Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
-#ifndef CONNPOOL_DETAIL_PARKER_HPP
-#define CONNPOOL_DETAIL_PARKER_HPP
+#ifndef CONNPOOL_DETAIL_ACQUIRE_PARKER_HPP
+#define CONNPOOL_DETAIL_ACQUIRE_PARKER_HPP
 
 // Where a thread blocked in pool::acquire() sleeps until a connection is handed to it.
 //

@@ -1,6 +1,6 @@
 // Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
-#ifndef CONNPOOL_DETAIL_SLOT_HPP
-#define CONNPOOL_DETAIL_SLOT_HPP
+#ifndef CONNPOOL_DETAIL_IDLE_SLOT_HPP
+#define CONNPOOL_DETAIL_IDLE_SLOT_HPP
 
 // A slot is the pool's stable home for one connection: the pool allocates max_size of them up
 // front, so an index names a slot for the pool's whole life (the idle stack links indices) and a

@@ -1,6 +1,6 @@
 // Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
-#ifndef CONNPOOL_DETAIL_IDLE_STACK_HPP
-#define CONNPOOL_DETAIL_IDLE_STACK_HPP
+#ifndef CONNPOOL_DETAIL_IDLE_IDLE_STACK_HPP
+#define CONNPOOL_DETAIL_IDLE_IDLE_STACK_HPP
 
 // The idle set: a LIFO stack of slot indices.
 //

@@ -1,6 +1,6 @@
 // Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
-#ifndef CONNPOOL_DETAIL_STAMP_CLOCK_HPP
-#define CONNPOOL_DETAIL_STAMP_CLOCK_HPP
+#ifndef CONNPOOL_DETAIL_IDLE_STAMP_CLOCK_HPP
+#define CONNPOOL_DETAIL_IDLE_STAMP_CLOCK_HPP
 
 // The clock of the fast paths' timestamps: when a connection was last used or checked, when a
 // lease began, whether a returned connection is past its lifetime. Deadlines and timers never use

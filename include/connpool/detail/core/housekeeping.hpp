@@ -1,0 +1,46 @@
+// Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef CONNPOOL_DETAIL_CORE_HOUSEKEEPING_HPP
+#define CONNPOOL_DETAIL_CORE_HOUSEKEEPING_HPP
+
+// Decisions of the background work: how often it runs, and which leases are suspected leaks.
+
+#include <connpool/pool_options.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
+namespace connpool::detail {
+
+// How often the housekeeping timer runs: at least once a second, and often enough that a
+// connection idle past idle_timeout is closed within 2 * idle_timeout of its last use, that
+// keepalive pings and retirements keep their pace, and that leaks are noticed; at most once a ms.
+inline std::chrono::milliseconds housekeeping_period(const pool_options& o) noexcept
+{
+    using ms = std::chrono::milliseconds;
+    ms p{1000};
+    auto consider = [&p](ms d) {
+        if (d.count() > 0)
+            p = std::min(p, d);
+    };
+    consider(o.idle_timeout);
+    consider(o.keepalive_interval / 2);
+    if (o.max_lifetime.count() > 0)
+        consider(o.max_lifetime / static_cast<ms::rep>(o.max_size));
+    consider(o.leak_threshold / 2);
+    return std::max(p, ms{1});
+}
+
+// A lease that began at `lent_at` is reported as a suspected leak once it is held past
+// leak_threshold (0 = off), and once only: `reported_for` is the lent_at last reported.
+template <class Clock>
+bool leak_to_report(const pool_options& o, typename Clock::time_point now,
+                    typename Clock::time_point lent_at, typename Clock::time_point reported_for) noexcept
+{
+    return o.leak_threshold.count() != 0 && now - lent_at >= o.leak_threshold &&
+           lent_at != reported_for;
+}
+
+}  // namespace connpool::detail
+
+#endif
