@@ -3,8 +3,8 @@
 #define CONNPOOL_POSTGRES_DETAIL_CONNECT_ERROR_HPP
 
 // What a failed connect reports, from libpq's text alone (no libpq needed): the text parsed into
-// diagnostics, the error_code it makes (the server's SQLSTATE, or connection_failed), that code
-// carrying the text in its message(), and whether retrying can help.
+// diagnostics, the error_code it makes (the server's SQLSTATE, or connection_failed) carrying the
+// text in its message(), and whether retrying can help.
 
 #include <connpool/detail/described_error.hpp>
 #include <connpool/postgres/detail/sqlstate.hpp>
@@ -74,15 +74,6 @@ inline diagnostics parse_connect_error(std::string_view text)
     return d;
 }
 
-// The error of a connect that PQconnectPoll failed with diagnostics `d`: the server's SQLSTATE
-// when it sent one (28P01, 3D000, 53300, ...), else client_errc::connection_failed (refused,
-// unreachable, SSL, a server that hung up).
-inline error_code connect_error_code(const diagnostics& d) noexcept
-{
-    return d.sqlstate.empty() ? make_error_code(client_errc::connection_failed)
-                              : make_sqlstate_error(d.sqlstate);
-}
-
 // libpq's text of one failed connect, carried by the error_code itself
 // (connpool/detail/described_error.hpp): `ec == client_errc::connection_failed`,
 // `sqlstate_of(ec)`, `is_connection_error(ec)` and `ec.category() == client_category()` all hold
@@ -117,6 +108,24 @@ inline error_code with_libpq_text(const error_code& ec, std::string_view text)
         return ::connpool::detail::with_text(ec, sqlstate_category_instance, sqlstate_category_id,
                                              text, &libpq_headline);
     return ec;
+}
+
+// What a connect that PQconnectPoll failed reports, from libpq's (verbose) `text`: its
+// diagnostics, and an error carrying the text (with_libpq_text): the server's SQLSTATE when it
+// sent one (28P01, 3D000, 53300, ...), else client_errc::connection_failed (refused, unreachable,
+// SSL, a server that hung up).
+struct connect_failure {
+    error_code ec;
+    diagnostics diag;
+};
+
+inline connect_failure failed_connect(std::string_view text)
+{
+    connect_failure f{{}, parse_connect_error(text)};
+    f.ec = f.diag.sqlstate.empty() ? make_error_code(client_errc::connection_failed)
+                                   : make_sqlstate_error(f.diag.sqlstate);
+    f.ec = with_libpq_text(f.ec, f.diag.text);
+    return f;
 }
 
 // A connect error that retrying will not cure (factory::is_permanent_error): bad credentials,

@@ -107,9 +107,9 @@ struct connect_op {
             return self.complete(error_code{}, Connection(std::move(st)));
         }
         case PGRES_POLLING_FAILED: {
-            diagnostics d = parse_connect_error(PQerrorMessage(st->conn));
-            const error_code ec = connect_error_code(d);
-            return finish(self, ec, std::move(d));
+            // finish() adds libpq's text again: a no-op on an error that already carries it.
+            connect_failure f = failed_connect(PQerrorMessage(st->conn));
+            return finish(self, f.ec, std::move(f.diag));
         }
         default:
             return wait(self);
