@@ -5,6 +5,8 @@
 /// \file connpool.hpp
 /// Everything connpool offers.
 
+#include <connpool/blocking_factory.hpp>
+#include <connpool/coro_factory.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
 #include <connpool/pool.hpp>
