@@ -8,6 +8,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <set>
 #include <stdexcept>
@@ -190,6 +191,10 @@ TEST_CASE("bad options throw invalid_argument naming the field", "[options]")
     {
         require_rejected({.min_size = 5, .max_size = 4}, "min_size");
     }
+    SECTION("max_size of 2^32 - 1")
+    {
+        require_rejected({.max_size = std::numeric_limits<std::uint32_t>::max()}, "max_size");
+    }
     SECTION("max_concurrent_connects == 0")
     {
         require_rejected({.max_concurrent_connects = 0}, "max_concurrent_connects");
@@ -201,6 +206,10 @@ TEST_CASE("bad options throw invalid_argument naming the field", "[options]")
     SECTION("negative connect_timeout")
     {
         require_rejected({.connect_timeout = -1ms}, "connect_timeout");
+    }
+    SECTION("connect_timeout of 0")
+    {
+        require_rejected({.connect_timeout = 0ms}, "connect_timeout");
     }
     SECTION("negative idle_timeout")
     {
