@@ -121,8 +121,10 @@ run_ctest() {
     return "$rc"
 }
 
-have_sources() { # have_sources <glob>: true when the glob matches a file
-    compgen -G "$1" >/dev/null
+# have_sources <dir> <name pattern>: true when a file under <dir> matches, in sub-folders too
+# (as the CMake globs of tests/ recurse: tests/unit/<part>/*.cpp).
+have_sources() {
+    [[ -n $(find "$1" -type f -name "$2" -print -quit 2>/dev/null) ]]
 }
 
 # --- stages ------------------------------------------------------------------------------------
@@ -177,10 +179,10 @@ stage_clang() {
     configure "$dir" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCONNPOOL_WERROR=ON \
         -DCONNPOOL_BUILD_BENCHMARKS=OFF
     local -a targets=(connpool_examples)
-    have_sources "include/connpool/*.hpp" && targets+=(connpool_header_tests)
-    have_sources "tests/unit/*.cpp" && targets+=(connpool_unit_tests)
+    have_sources include/connpool '*.hpp' && targets+=(connpool_header_tests)
+    have_sources tests/unit '*.cpp' && targets+=(connpool_unit_tests)
     build "$dir" "${targets[@]}"
-    if have_sources "tests/unit/*.cpp"; then
+    if have_sources tests/unit '*.cpp'; then
         run_ctest "$dir" -L unit
     else
         echo "clang: no tests/unit/*.cpp, nothing to run"
@@ -188,7 +190,7 @@ stage_clang() {
 }
 
 stage_asan() {
-    if ! have_sources "tests/unit/*.cpp"; then
+    if ! have_sources tests/unit '*.cpp'; then
         echo "asan: no tests/unit/*.cpp, skipped"
         return 0
     fi
@@ -204,7 +206,7 @@ stage_asan() {
 }
 
 stage_tsan() {
-    if ! have_sources "tests/stress/*.cpp"; then
+    if ! have_sources tests/stress '*.cpp'; then
         echo "tsan: no tests/stress/*.cpp, skipped"
         return 0
     fi

@@ -244,7 +244,7 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
               "measured in this run.\n")
     md.append(table(["Budget", "Target", "Measured", ""], budgets(runs, memory)) + "\n")
     md.append("No heap allocation on the `try_acquire` and blocking fast paths is checked by the "
-              "unit test `tests/unit/fast_path_allocations.cpp`, not here.\n")
+              "unit test `tests/unit/pool/fast_path_allocations.cpp`, not here.\n")
 
     # ---- blocking
     md.append("## Blocking acquire/release\n")
