@@ -96,18 +96,16 @@ struct return_verdict {
     destroy_cause cause = destroy_cause::broken;  // with discard
 };
 
-// A connection coming back from a lease (or from a reset or a ping, `can_reset` false): destroy
-// it when it was invalidated, is past its lifetime and may retire now (`retires`, which claims
-// the retirement's turn), or is unusable; else reset it if the factory can, or offer it.
-template <class Retires, class Unusable>
-return_verdict judge_return(bool invalidated, Retires&& retires, Unusable&& unusable,
-                            bool can_reset)
+// A connection coming back from a lease, or from a reset or a ping (then `invalidated` and
+// `can_reset` are false): destroy it when it was invalidated, or when `why_not_kept` names a
+// cause (past its lifetime and its turn to retire has come, or unusable); else reset it if the
+// factory can, or offer it.
+template <class WhyNotKept>
+return_verdict judge_return(bool invalidated, WhyNotKept&& why_not_kept, bool can_reset)
 {
     if (invalidated)
         return {return_action::discard, destroy_cause::broken};
-    if (retires())
-        return {return_action::discard, destroy_cause::lifetime};
-    if (std::optional<destroy_cause> cause = unusable())
+    if (std::optional<destroy_cause> cause = why_not_kept())
         return {return_action::discard, *cause};
     return {can_reset ? return_action::reset : return_action::offer};
 }
@@ -125,8 +123,8 @@ struct idle_verdict {
     destroy_cause cause = destroy_cause::idle;  // with discard
 };
 
-// What one idle connection needs, as the sweep judges it (oldest first). `unusable` is what
-// judge_return would say of it (lifetime included); the surplus is closed once idle past
+// What one idle connection needs, as the sweep judges it (oldest first). `unusable` is the cause
+// judge_return would find (lifetime included); the surplus is closed once idle past
 // idle_timeout and never keepalive-pinged (a ping puts a connection back on top of the stack,
 // where it would be reused and never age out; validation before lending covers it); the
 // connections the pool keeps are pinged past keepalive_interval (when the factory can ping).

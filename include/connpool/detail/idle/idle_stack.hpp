@@ -2,7 +2,7 @@
 #ifndef CONNPOOL_DETAIL_IDLE_IDLE_STACK_HPP
 #define CONNPOOL_DETAIL_IDLE_IDLE_STACK_HPP
 
-// The idle set: a LIFO stack of slot indices.
+// The idle stack: a LIFO stack of slot indices (idle_set.hpp puts a thread cache in front).
 //
 // Algorithm. A Treiber stack over a fixed array of links. Nodes are not allocated: node i is
 // slot i of the pool, and links_[i] holds the index of the node below it. The head packs the top
@@ -22,7 +22,7 @@
 //    whatever the popper of that index does after pop() (successful CAS in push is a release,
 //    pop's loads of the head are acquires).
 //  * push() and pop() are sequentially consistent with respect to the pool's waiter counter: the
-//    pool's no-lost-wake-up argument (see pool_impl::make_available and pool_impl::enqueue) is a
+//    pool's no-lost-wake-up argument (see pool_impl::offer and pool_impl::enqueue) is a
 //    Dekker-style "store, then load the other flag" on both sides, which needs a single total
 //    order over {push's CAS, pop's first head load, the counter's increment and load}. Both are
 //    therefore memory_order_seq_cst.
@@ -30,23 +30,6 @@
 // CONNPOOL_MUTEX_IDLE_STACK=1 swaps in a mutex-based stack with the same interface and the same
 // contract (it adds seq_cst fences to honour the second point); the stress suite runs both.
 //
-// The thread-affine cache in front of the stack. One stack head is one cache line that every
-// acquire and every return writes: two cores hammering it reach about 18 M pairs/s together, less
-// than one core alone. So a connection returned by a thread is first parked in that thread's
-// cache (one entry per thread and pool, thread_cache_for below) instead of being pushed, and the
-// thread's next acquire takes it back from there: a CAS on the slot's own line, which stays in
-// that core's cache. Threads that return nothing keep nothing.
-//  * Nothing is hidden. A cached slot stays in the pool's slot array in state `cached`, and any
-//    thread may claim it with a CAS from `cached` (pool_impl::claim_cached): its owner on a cache
-//    hit, an acquirer that finds the stack empty (it scans the slots and steals), a new waiter (the
-//    same scan, see the no-lost-wake-up argument in pool_impl.hpp), the housekeeping sweep
-//    (reaping, keepalive, lifetime) and close()/clear(). Exactly one CAS wins.
-//  * A cache entry is only a hint: the slot it names may have been stolen, lent, destroyed and
-//    re-created since; the CAS from `cached` is what decides.
-//  * Order. Each thread reuses the connection it returned last (LIFO per thread); connections no
-//    thread holds on to sit in the stack, most recent on top, so surplus ones still sink and age
-//    out. A thread that returns a second connection while one is cached pushes the older one.
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -198,71 +181,6 @@ private:
     mutable std::mutex mtx_;
     std::uint32_t top_ = nil_index;
 };
-
-// ---------------------------------------------------------------------- the thread cache
-
-// A thread's cached connection of one pool: the pool's unique id and the slot index.
-struct thread_cache_entry {
-    std::uint64_t pool_id = 0;
-    std::uint32_t index = nil_index;
-    std::uint32_t parked_at = 0;  // this thread's park count when last written (eviction order)
-};
-
-// A thread's cache entries: a small table shared by all pools (of all types), searched by pool
-// id from a home position (the id's low bits), so a thread that uses up to 8 pools keeps one
-// connection of each whatever their ids. Pool ids are never reused, so an entry left by a
-// destroyed pool matches no other pool.
-inline constexpr std::size_t thread_cache_ways = 8;
-
-inline thread_cache_entry* thread_cache_table() noexcept
-{
-    static thread_local thread_cache_entry table[thread_cache_ways];
-    return table;
-}
-
-// This thread's entry for `pool_id`, or nullptr. The fast path: usually a hit at the home
-// position.
-inline thread_cache_entry* thread_cache_find(std::uint64_t pool_id) noexcept
-{
-    thread_cache_entry* table = thread_cache_table();
-    for (std::size_t i = 0; i < thread_cache_ways; ++i) {
-        thread_cache_entry& e = table[(pool_id + i) % thread_cache_ways];
-        if (e.pool_id == pool_id)
-            return &e;
-    }
-    return nullptr;
-}
-
-// The entry to park a connection of `pool_id` in: its own, else one that holds nothing, else the
-// least recently parked in. Evicting another pool's entry forgets only a hint: the connection
-// it named stays `cached` in its pool's slots, where stealers, waiters and the reaper find it.
-inline thread_cache_entry& thread_cache_for(std::uint64_t pool_id) noexcept
-{
-    static thread_local std::uint32_t parks = 0;
-    thread_cache_entry* e = thread_cache_find(pool_id);
-    if (!e) {
-        thread_cache_entry* table = thread_cache_table();
-        for (std::size_t i = 0; i < thread_cache_ways; ++i) {
-            thread_cache_entry& c = table[(pool_id + i) % thread_cache_ways];
-            if (c.index == nil_index) {
-                e = &c;
-                break;
-            }
-            // Unsigned distance: right across the counter's wrap-around.
-            if (!e || parks - c.parked_at > parks - e->parked_at)
-                e = &c;
-        }
-    }
-    e->parked_at = ++parks;
-    return *e;
-}
-
-inline std::uint64_t next_pool_id() noexcept
-{
-    // Relaxed: only uniqueness matters.
-    static std::atomic<std::uint64_t> last{0};
-    return last.fetch_add(1, std::memory_order_relaxed) + 1;
-}
 
 #if defined(CONNPOOL_MUTEX_IDLE_STACK) && CONNPOOL_MUTEX_IDLE_STACK
 using idle_stack = mutex_idle_stack;

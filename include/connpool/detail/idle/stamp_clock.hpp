@@ -13,7 +13,10 @@
 // out at most one tick short, and the validation check adds error() to stay on the safe side.
 // Any other clock (a test's manual clock) is read as it is, with error() == 0.
 
+#include <connpool/detail/idle/slot.hpp>
+
 #include <chrono>
+#include <cstdint>
 
 #if defined(__linux__)
 #include <time.h>
@@ -53,6 +56,39 @@ struct stamp_clock<std::chrono::steady_clock> {
     }
 };
 #endif
+
+// A slot's times are Clock ticks in atomics (slot.hpp): conversions, and the stamps of a use.
+template <class Clock>
+struct slot_times {
+    using time_point = typename Clock::time_point;
+    using duration = typename Clock::duration;
+
+    static std::int64_t ticks(time_point t) noexcept
+    {
+        return static_cast<std::int64_t>(t.time_since_epoch().count());
+    }
+    static time_point at(std::int64_t v) noexcept
+    {
+        return time_point(duration(static_cast<typename duration::rep>(v)));
+    }
+    template <class Connection>
+    static time_point last_used(const slot<Connection>& s) noexcept
+    {
+        return at(s.last_used.load(std::memory_order_relaxed));
+    }
+    template <class Connection>
+    static time_point last_checked(const slot<Connection>& s) noexcept
+    {
+        return at(s.last_checked.load(std::memory_order_relaxed));
+    }
+    // Returned (or opened) now: used and known good.
+    template <class Connection>
+    static void mark_used(slot<Connection>& s, time_point now) noexcept
+    {
+        s.last_used.store(ticks(now), std::memory_order_relaxed);
+        s.last_checked.store(ticks(now), std::memory_order_relaxed);
+    }
+};
 
 }  // namespace connpool::detail
 

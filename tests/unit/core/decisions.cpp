@@ -1,5 +1,9 @@
 // Unit tests of the sans-io core: plain calls, a fake time line, no io_context, no threads.
-#include <connpool/detail/core.hpp>
+#include <connpool/detail/core/backoff.hpp>
+#include <connpool/detail/core/housekeeping.hpp>
+#include <connpool/detail/core/idle_policy.hpp>
+#include <connpool/detail/core/lifetime.hpp>
+#include <connpool/detail/core/sizing.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -39,8 +43,8 @@ TEST_CASE("connects already on their way count against the waiting demand", "[co
     CHECK(connects_to_start(o, {.size = 1, .connecting = 1, .waiters = 1}) == 0);
     CHECK(connects_to_start(o, {.size = 2, .connecting = 1, .waiters = 3}) == 2);
     // A connection being reset or validated will serve a waiter without a connect.
-    CHECK(connects_to_start(o, {.size = 2, .in_transit = 2, .waiters = 2}) == 0);
-    CHECK(connects_to_start(o, {.size = 2, .in_transit = 1, .waiters = 2}) == 1);
+    CHECK(connects_to_start(o, {.size = 2, .maintenance = 2, .waiters = 2}) == 0);
+    CHECK(connects_to_start(o, {.size = 2, .maintenance = 1, .waiters = 2}) == 1);
 }
 
 TEST_CASE("max_size caps connects, counting connects in flight", "[core][sizing]")

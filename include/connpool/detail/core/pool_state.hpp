@@ -1,0 +1,82 @@
+// Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef CONNPOOL_DETAIL_CORE_POOL_STATE_HPP
+#define CONNPOOL_DETAIL_CORE_POOL_STATE_HPP
+
+// The pool's bookkeeping that lives under its mutex: the waiters, the counts the sizing decision
+// reads, the connect tracker, the retirement turn, the random draws. Plain data with the
+// questions the decisions ask of it; the pool (detail/pool_impl.hpp) holds the mutex.
+
+#include <connpool/detail/core/backoff.hpp>
+#include <connpool/detail/core/lifetime.hpp>
+#include <connpool/detail/core/random.hpp>
+#include <connpool/detail/core/sizing.hpp>
+#include <connpool/detail/core/waiting.hpp>
+#include <connpool/detail/idle/idle_stack.hpp>
+#include <connpool/detail/waiters/waiter_queue.hpp>
+#include <connpool/pool_options.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace connpool::detail {
+
+template <class Connection, class Clock>
+struct pool_state {
+    using time_point = typename Clock::time_point;
+
+    explicit pool_state(const pool_options& o) : opts(o), limiter(o) {}
+
+    // What the sizing decision sees; `refused`: acquirers turned away for max_waiters just now,
+    // counted as demand.
+    sizing_state sizing(bool closed, time_point now, std::size_t refused = 0) const noexcept
+    {
+        return {size, connecting, maintenance, waiters.size() + refused, closed,
+                tracker.backing_off(now)};
+    }
+
+    connect_plan plan(bool closed, time_point now, std::size_t refused = 0) const noexcept
+    {
+        return plan_connects(opts, sizing(closed, now, refused));
+    }
+
+    bool backend_refuses(time_point now) const noexcept
+    {
+        return backend_refuses_for_good(size, connecting, tracker.failed_permanently(),
+                                        tracker.backing_off(now));
+    }
+
+    boost::system::error_code deadline_error() const noexcept
+    {
+        return detail::deadline_error(tracker.last_failure());
+    }
+
+    void on_connect_failure(boost::system::error_code ec, time_point now, bool permanent) noexcept
+    {
+        tracker.on_failure(opts, ec, now, jitter(), permanent);
+        last_connect_error = ec;
+    }
+
+    const pool_options& opts;
+
+    waiter_queue<Connection> waiters;
+    deadline_set<Connection> deadlines;
+    std::int64_t timer_deadline = waiter<Connection>::no_deadline;  // the deadline timer's aim
+
+    std::uint32_t free_head = nil_index;  // free slots, linked by slot::next_free
+    std::size_t size = 0;                 // slots in use: connecting + idle + lent + maintenance
+    std::size_t connecting = 0;           // connects in flight
+    std::size_t maintenance = 0;          // slots being reset or validated
+
+    connect_tracker<Clock> tracker;
+    retire_limiter<Clock> limiter;
+    boost::system::error_code last_connect_error;  // kept for stats() after a success too
+    jitter_source jitter;
+    bool retry_requested = false;  // a retry timer is set (see connector)
+    bool orphaned = false;         // the pool object is gone; leases still out (on_owners_gone)
+};
+
+}  // namespace connpool::detail
+
+#endif

@@ -1,0 +1,202 @@
+// Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef CONNPOOL_DETAIL_IO_CONNECTOR_HPP
+#define CONNPOOL_DETAIL_IO_CONNECTOR_HPP
+
+// Opening connections: reserving slots for the connects the sizing decision wants
+// (core/sizing.hpp), running them on the strand through bounded_calls, recording failures for
+// the backoff (core/backoff.hpp), and the retry timer that plans again when a backoff ends.
+
+#include <connpool/detail/core/lifetime.hpp>
+#include <connpool/detail/core/waiting.hpp>
+#include <connpool/detail/idle/stamp_clock.hpp>
+#include <connpool/detail/pool_fwd.hpp>
+#include <connpool/error.hpp>
+
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <utility>
+
+namespace connpool::detail {
+
+template <class Connection, class Factory, class Clock>
+class connector : public pool_part<connector, Connection, Factory, Clock> {
+    using base = pool_part<connector, Connection, Factory, Clock>;
+    using base::pool;
+    using typename base::pool_type;
+    using slot_type = slot<Connection>;
+    using time_point = typename Clock::time_point;
+    using times = slot_times<Clock>;
+
+public:
+    explicit connector(const pool_strand& strand) : retry_timer_(strand) {}
+
+    // Under the pool's mutex: reserves slots for the connects the sizing decision wants now, and
+    // arranges a retry when a backoff alone holds them back. Returns a chain of slots
+    // (next_free) for launch_connects. `refused`: acquirers turned away for max_waiters just
+    // now, counted as demand.
+    std::uint32_t plan_connects_locked(time_point now, std::size_t refused = 0) noexcept
+    {
+        auto& p = pool();
+        auto& st = p.state_;
+        const connect_plan plan = st.plan(p.closed_.load(std::memory_order_relaxed), now, refused);
+        if (plan.retry)
+            request_retry_locked();
+        std::uint32_t chain = nil_index;
+        for (std::size_t n = plan.connects; n > 0 && st.free_head != nil_index; --n) {
+            slot_type& s = p.slots_[st.free_head];
+            st.free_head = s.next_free;
+            ++st.size;
+            ++st.connecting;
+            s.set(slot_state::connecting);
+            s.generation = p.generation_.load(std::memory_order_relaxed);
+            s.next_free = chain;
+            chain = s.index;
+        }
+        return chain;
+    }
+
+    void launch_connects(std::uint32_t chain) noexcept
+    {
+        if (chain == nil_index)
+            return;
+        auto self = pool().shared_from_this();
+        boost::asio::post(pool().strand_, [self, chain] {
+            for (std::uint32_t i = chain; i != nil_index;) {
+                slot_type& s = self->slots_[i];
+                i = s.next_free;
+                self->run_connect(s);
+            }
+        });
+    }
+
+    // Starts the connects that the sizing decision wants now. After an offer, so that a waiter
+    // just served is no longer counted as demand.
+    void replan() noexcept
+    {
+        std::uint32_t connects;
+        {
+            std::lock_guard lk(pool().mtx_);
+            connects = plan_connects_locked(Clock::now());
+        }
+        launch_connects(connects);
+    }
+
+    void cancel_retry() noexcept { retry_timer_.cancel(); }
+
+private:
+    // Under the pool's mutex.
+    void request_retry_locked() noexcept
+    {
+        auto& p = pool();
+        if (p.state_.retry_requested)
+            return;
+        p.state_.retry_requested = true;
+        const time_point at = p.state_.tracker.retry_at();
+        if (auto self = p.weak_from_this().lock()) {
+            boost::asio::post(p.strand_, [self, at] {
+                self->retry_timer_.expires_at(at);
+                self->retry_timer_.async_wait([self](error_code ec) {
+                    std::uint32_t connects = nil_index;
+                    {
+                        std::lock_guard lk(self->mtx_);
+                        self->state_.retry_requested = false;
+                        if (!ec)
+                            connects = self->plan_connects_locked(Clock::now());
+                    }
+                    self->launch_connects(connects);
+                });
+            });
+        }
+    }
+
+    // On the strand.
+    void run_connect(slot_type& s)
+    {
+        auto& p = pool();
+        auto self = p.shared_from_this();
+        p.calls_.call(
+            self, std::chrono::duration_cast<typename Clock::duration>(p.opts_.connect_timeout),
+            [&p](auto handler) { p.factory_.async_connect(std::move(handler)); },
+            [&s, &p](error_code ec, Connection conn) {
+                if (ec)
+                    p.on_connect_failed(s, ec);
+                else
+                    p.on_connected(s, std::move(conn));
+            },
+            // The timer's handler may outlive the call's completion handler: it holds the pool.
+            [self] { self->record_connect_failure(errc::connect_timeout); },
+            [&s, &p](error_code ec) { p.on_connect_failed(s, ec); });
+    }
+
+    // On the strand (is_permanent_error is a factory member).
+    void record_connect_failure(error_code ec) noexcept
+    {
+        auto& p = pool();
+        bool permanent = false;
+        if constexpr (pool_type::has_is_permanent_error) {
+            try {
+                permanent = static_cast<bool>(p.factory_.is_permanent_error(std::as_const(ec)));
+            } catch (...) {  // a classification that throws classifies nothing
+            }
+        }
+        pool_counters::bump(p.counters_.connect_failures);
+        std::lock_guard lk(p.mtx_);
+        p.state_.on_connect_failure(ec, Clock::now(), permanent);
+    }
+
+    // On the strand.
+    void on_connect_failed(slot_type& s, error_code ec) noexcept
+    {
+        auto& p = pool();
+        // Without the source location Asio may have attached (what() would carry ~300
+        // characters of a header's path): the error is kept and reported as a plain code.
+        ec = error_code(ec.value(), ec.category());
+        if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
+            record_connect_failure(ec);
+        typename pool_type::waiter_type* failed = nullptr;
+        {
+            std::lock_guard lk(p.mtx_);
+            --p.state_.connecting;
+            // `s` still counts in size until free_slot: the open connections are the others.
+            if (fail_waiters_on_connect_error(p.state_.tracker.failed_permanently(),
+                                              p.state_.size - p.state_.connecting - 1))
+                failed = p.fail_waiters_locked(ec);
+        }
+        p.notify_all(failed);
+        p.free_slot(s);
+    }
+
+    // On the strand.
+    void on_connected(slot_type& s, Connection&& conn)
+    {
+        auto& p = pool();
+        const time_point now = Clock::now();
+        double draw;
+        {
+            std::lock_guard lk(p.mtx_);
+            --p.state_.connecting;
+            p.state_.tracker.on_success();  // the backend answers, whatever becomes of this one
+            draw = p.state_.jitter();
+        }
+        pool_counters::bump(p.counters_.created);
+        s.conn.emplace(std::move(conn));
+        // Opened for a pool closed since, or before a clear(): never lent.
+        if (auto cause = why_unusable(p.closed_.load(std::memory_order_acquire),
+                                      p.current_generation(s), [] { return true; }))
+            return p.discard(s, *cause);
+        s.created = times::ticks(now);
+        s.expiry = times::ticks(expiry_of<Clock>(p.opts_, now, draw));
+        times::mark_used(s, stamp_clock<Clock>::now());  // every stamp from one clock
+        p.offer(s, offer_check::validated);
+        replan();  // the connect slot is free again: more waiters or min_size may want it
+    }
+
+    pool_timer<Clock> retry_timer_;  // strand only
+};
+
+}  // namespace connpool::detail
+
+#endif
