@@ -39,6 +39,7 @@
 #include <connpool/detail/io/maintenance.hpp>
 #include <connpool/detail/io/shutdown.hpp>
 #include <connpool/detail/pool_fwd.hpp>
+#include <connpool/detail/waiters/waiter_exits.hpp>
 #include <connpool/detail/waiters/waiter_queue.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
@@ -72,6 +73,7 @@ class pool_impl final : public lease_owner<Connection>,
                         public maintenance<Connection, Factory, Clock>,
                         public housekeeping<Connection, Factory, Clock>,
                         public deadline_timer<Connection, Factory, Clock>,
+                        public waiter_exits<Connection, Factory, Clock>,
                         public shutdown<Connection, Factory, Clock> {
 public:
     using connection_type = Connection;
@@ -167,9 +169,9 @@ public:
                                                           error_code(errc::pool_closed),
                                                           handle_type{}));
         if (slot_type* s = try_take())
-            return post_unwrapped(ex, boost::asio::append(
-                                          std::forward<Handler>(handler), error_code{},
-                                          lease_factory::make<Connection>(this, s)));
+            return post_unwrapped(ex,
+                                  boost::asio::append(std::forward<Handler>(handler), error_code{},
+                                                      lease_factory::make<Connection>(this, s)));
         // A decayed copy: an lvalue handler (a named lambda passed as the token) is copied.
         async_acquire_op<pool_impl, decayed>::start(this->shared_from_this(),
                                                     decayed(std::forward<Handler>(handler)),
@@ -180,8 +182,8 @@ public:
 
     void return_slot(slot_type& s, bool broken) noexcept override
     {
-        const return_verdict v = judge_return(
-            broken, [&] { return why_not_kept(s, stamps::now()); }, has_reset);
+        const return_verdict v =
+            judge_return(broken, [&] { return why_not_kept(s, stamps::now()); }, has_reset);
         switch (v.action) {
         case return_action::discard:
             return discard(s, v.cause);
@@ -286,58 +288,6 @@ public:
             offer(*s, offer_check::validated);
     }
 
-    // Takes `w` out of the queue with operation_aborted, unless it has left it already.
-    void cancel(waiter_type& w) noexcept
-    {
-        {
-            std::lock_guard lk(mtx_);
-            if (!w.linked) {
-                if (!w.decided)  // not queued yet: enqueue() will refuse it (see waiter)
-                    w.cancelled_early = true;
-                return;  // already claimed or refused: it completes with what it was given
-            }
-            state_.waiters.erase(w);
-            left_queue_locked(w);
-            pool_counters::bump(counters_.cancelled);
-            w.result_ec = boost::asio::error::operation_aborted;
-        }
-        w.notify(&w);
-    }
-
-    // Under mtx_: the waiter's deadline passed.
-    void expire_locked(waiter_type& w) noexcept
-    {
-        state_.waiters.erase(w);
-        left_queue_locked(w);
-        pool_counters::bump(counters_.timeouts);
-        w.result_ec = state_.deadline_error();
-    }
-
-    // Under mtx_: unlinks every waiter with `ec` as its result; returns them chained by `next`
-    // for notify_all() after the mutex is released. Once unlinked (linked == false), a waiter is
-    // touched by nobody else (its deadline and cancellation see it claimed), so the chain may
-    // reuse its link.
-    waiter_type* fail_waiters_locked(error_code ec) noexcept
-    {
-        waiter_type* chain = nullptr;
-        waiter_type** tail = &chain;
-        while (waiter_type* w = state_.waiters.pop_front()) {
-            left_queue_locked(*w);
-            w->result_ec = ec;
-            *tail = w;
-            tail = &w->next;
-        }
-        return chain;
-    }
-
-    static void notify_all(waiter_type* chain) noexcept
-    {
-        while (chain) {
-            waiter_type* w = std::exchange(chain, chain->next);
-            w->notify(w);  // may free w: its successor was read first
-        }
-    }
-
     // Offers a ready connection: to the oldest waiter if there is one, else to the idle set.
     // A connection handed straight to a waiter is judged as pop_ready judges one it lends
     // (judge_lend), as far as `known` does not say so already. Its generation is checked under
@@ -361,7 +311,7 @@ public:
                     return discard(*s, destroy_cause::cleared);
                 }
                 if (waiter_type* w = state_.waiters.pop_front()) {
-                    left_queue_locked(*w);
+                    this->left_queue_locked(*w);
                     w->result_slot = s;
                     lend(*s, stamps::now());
                     lk.unlock();
@@ -530,6 +480,8 @@ private:
     friend class deadline_timer;
     template <class, class, class>
     friend class shutdown;
+    template <class, class, class>
+    friend class waiter_exits;
     template <class, class>
     friend struct async_acquire_op;
 
@@ -560,19 +512,6 @@ private:
             (void)s;
             return true;
         }
-    }
-
-    // Under mtx_, after `w` was unlinked: the counter and the wait-time statistic.
-    void left_queue_locked(waiter_type& w) noexcept
-    {
-        state_.deadlines.erase(w);
-        // Relaxed: only a hint for the fast path; decrements need no ordering (a stale non-zero
-        // sends an acquirer to the slow path, which re-checks under the mutex).
-        waiters_count_.fetch_sub(1, std::memory_order_relaxed);
-        const auto waited = std::chrono::duration_cast<std::chrono::nanoseconds>(
-            Clock::now() - times::at(w.enqueued_at));
-        pool_counters::bump(counters_.wait_ns,
-                            static_cast<std::uint64_t>(std::max<std::int64_t>(0, waited.count())));
     }
 
     const pool_options opts_;

@@ -88,8 +88,8 @@ struct async_acquire_op final : waiter<typename Pool::connection_type> {
         std::allocator_traits<allocator_type>::construct(alloc, op, p, std::move(h));
         Pool& pl = *p;
         if (timeout < never)
-            op->deadline = times::ticks(
-                now + std::chrono::duration_cast<typename Pool::duration>(timeout));
+            op->deadline =
+                times::ticks(now + std::chrono::duration_cast<typename Pool::duration>(timeout));
         // Connect the cancellation slot before the op is visible to others: after enqueue,
         // another thread may claim it and post complete(), which clears the slot.
         auto slot = boost::asio::get_associated_cancellation_slot(op->handler);

@@ -198,7 +198,7 @@ private:
         return got;
     }
 
-    boost::asio::detail::scheduler* scheduler_;      // see scheduler_of
+    boost::asio::detail::scheduler* scheduler_;            // see scheduler_of
     std::atomic<int> yield_budget_{yield_rounds.max / 4};  // see spin_take
     std::atomic<int> park_budget_{park_pauses.min};        // see park_spin
 };

@@ -35,7 +35,8 @@ inline std::chrono::milliseconds housekeeping_period(const pool_options& o) noex
 // leak_threshold (0 = off), and once only: `reported_for` is the lent_at last reported.
 template <class Clock>
 bool leak_to_report(const pool_options& o, typename Clock::time_point now,
-                    typename Clock::time_point lent_at, typename Clock::time_point reported_for) noexcept
+                    typename Clock::time_point lent_at,
+                    typename Clock::time_point reported_for) noexcept
 {
     return o.leak_threshold.count() != 0 && now - lent_at >= o.leak_threshold &&
            lent_at != reported_for;

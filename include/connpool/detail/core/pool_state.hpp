@@ -32,8 +32,9 @@ struct pool_state {
     // counted as demand.
     sizing_state sizing(bool closed, time_point now, std::size_t refused = 0) const noexcept
     {
-        return {size, connecting, maintenance, waiters.size() + refused, closed,
-                tracker.backing_off(now)};
+        return {size,        connecting,
+                maintenance, waiters.size() + refused,
+                closed,      tracker.backing_off(now)};
     }
 
     connect_plan plan(bool closed, time_point now, std::size_t refused = 0) const noexcept

@@ -23,7 +23,6 @@
 //    thread holds on to sit in the stack, most recent on top, so surplus ones still sink and age
 //    out. A thread that returns a second connection while one is cached pushes the older one.
 
-
 #include <connpool/detail/idle/idle_stack.hpp>
 #include <connpool/detail/idle/slot.hpp>
 
@@ -105,9 +104,7 @@ class idle_set {
 public:
     using slot_type = slot<Connection>;
 
-    idle_set(slot_type* slots, std::uint32_t count) : slots_(slots), count_(count), stack_(count)
-    {
-    }
+    idle_set(slot_type* slots, std::uint32_t count) : slots_(slots), count_(count), stack_(count) {}
 
     // Takes an idle slot: this thread's cached one, else the top of the stack, else one cached
     // by another thread; nil_index when there is none. Never called with the pool's mutex held.

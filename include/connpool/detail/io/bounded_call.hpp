@@ -37,9 +37,10 @@ struct strand_completion {
     {
         if (strand.running_in_this_thread())
             return fn(std::forward<Args>(args)...);
-        boost::asio::post(strand,
-                          [fn = std::move(fn), ... a = std::decay_t<Args>(std::forward<Args>(
-                                                   args))]() mutable { fn(std::move(a)...); });
+        boost::asio::post(strand, [fn = std::move(fn),
+                                   ... a = std::decay_t<Args>(std::forward<Args>(args))]() mutable {
+            fn(std::move(a)...);
+        });
     }
 };
 

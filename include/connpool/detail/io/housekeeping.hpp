@@ -150,9 +150,8 @@ private:
         const bool is_surplus = surplus > 0;
         if (is_surplus)
             --surplus;
-        return judge_idle<Clock>(pool().opts_, now, cause, is_surplus,
-                                 base::pool_type::has_ping, times::last_used(s),
-                                 times::last_checked(s));
+        return judge_idle<Clock>(pool().opts_, now, cause, is_surplus, base::pool_type::has_ping,
+                                 times::last_used(s), times::last_checked(s));
     }
 
     // By last use, oldest first (stack order alone would miss the cached connections).

@@ -68,9 +68,10 @@ private:
     {
         auto& p = pool();
         auto done = [&p, &s](error_code ec) { p.end_maintenance(s, ec); };
-        p.calls_.call(p.shared_from_this(),
-                      std::chrono::duration_cast<typename Clock::duration>(p.opts_.connect_timeout),
-                      std::move(start), done, [] {}, done);
+        p.calls_.call(
+            p.shared_from_this(),
+            std::chrono::duration_cast<typename Clock::duration>(p.opts_.connect_timeout),
+            std::move(start), done, [] {}, done);
     }
 
     // On the strand.
@@ -84,8 +85,8 @@ private:
         if (ec)  // a call cut short by close() failed for that reason, not a broken connection
             return p.discard(s, p.closed_.load(std::memory_order_acquire) ? destroy_cause::closed
                                                                           : destroy_cause::broken);
-        const return_verdict v = judge_return(
-            false, [&] { return p.why_not_kept(s, Clock::now()); }, false);
+        const return_verdict v =
+            judge_return(false, [&] { return p.why_not_kept(s, Clock::now()); }, false);
         if (v.action == return_action::discard)
             return p.discard(s, v.cause);
         // Known good now; last_used stays, so a pinged surplus connection still ages out.
