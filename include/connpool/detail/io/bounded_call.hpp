@@ -7,7 +7,7 @@
 
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/error.hpp>
-#include <connpool/factory.hpp>
+#include <connpool/detail/adapters/to_error_code.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
