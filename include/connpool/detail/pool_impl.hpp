@@ -182,16 +182,17 @@ public:
 
     void return_slot(slot_type& s, bool broken) noexcept override
     {
+        const time_point now = stamps::now();  // one read for the judgement and the stamps
         const return_verdict v =
-            judge_return(broken, [&] { return why_not_kept(s, stamps::now()); }, has_reset);
+            judge_return(broken, [&] { return why_not_kept(s, now); }, has_reset);
         switch (v.action) {
         case return_action::discard:
             return discard(s, v.cause);
         case return_action::reset:
-            times::mark_used(s, stamps::now());
+            times::mark_used(s, now);
             return this->start_maintenance(s, maintenance_kind::reset);
         case return_action::offer:
-            times::mark_used(s, stamps::now());
+            times::mark_used(s, now);
             return park_in_thread_cache(s);
         }
     }

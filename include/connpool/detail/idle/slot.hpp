@@ -44,7 +44,7 @@ struct slot {
     std::atomic<std::uint64_t> lends{0};
 
     // Read by stats() and the housekeeping scan (relaxed: gauges only). Also the claim word of a
-    // cached slot: see pool_impl::claim_cached.
+    // cached slot: see idle_set::claim.
     std::atomic<slot_state> state{slot_state::free};
     // The lent_at of the lease last counted as a suspected leak; housekeeping (strand) only.
     std::int64_t leak_reported_for = INT64_MIN;

@@ -20,8 +20,8 @@
 
 namespace connpool::detail {
 
-// A waiting acquirer: an async operation (pool_impl::acquire_op) or a blocked thread
-// (pool_impl::sync_waiter). Whoever unlinks it from the queue (a returner handing it a
+// A waiting acquirer: an async operation (async_acquire_op) or a blocked thread
+// (blocking_acquire::sync_waiter). Whoever unlinks it from the queue (a returner handing it a
 // connection, its deadline, its cancellation, close()) owns its completion: it fills in the
 // result under the mutex, then calls notify() after unlocking.
 template <class Connection>
