@@ -11,10 +11,6 @@
 
 #include <connpool/error.hpp>
 
-// Not used here: detail::to_error_code, which detail/pool_impl.hpp names without including its
-// header. Drop this include once pool_impl.hpp includes it itself.
-#include <connpool/detail/adapters/to_error_code.hpp>
-
 #include <concepts>
 #include <type_traits>
 

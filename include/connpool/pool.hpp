@@ -5,6 +5,7 @@
 /// \file pool.hpp
 /// The connection pool.
 
+#include <connpool/detail/core/options.hpp>
 #include <connpool/detail/pool_impl.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>

@@ -70,8 +70,4 @@ struct pool_options {
 
 }  // namespace connpool
 
-// The pool's own use of the options (validation, "never", saturation): reachable from here so
-// that everything that includes this header keeps seeing those names.
-#include <connpool/detail/core/options.hpp>
-
 #endif

@@ -26,6 +26,7 @@
 #include <connpool/detail/acquire/async_acquire_op.hpp>
 #include <connpool/detail/acquire/blocking_acquire.hpp>
 #include <connpool/detail/core/idle_policy.hpp>
+#include <connpool/detail/core/options.hpp>
 #include <connpool/detail/core/pool_state.hpp>
 #include <connpool/detail/core/waiting.hpp>
 #include <connpool/detail/counters.hpp>

@@ -3,6 +3,7 @@
 #include <connpool/detail/core/housekeeping.hpp>
 #include <connpool/detail/core/idle_policy.hpp>
 #include <connpool/detail/core/lifetime.hpp>
+#include <connpool/detail/core/options.hpp>
 #include <connpool/detail/core/sizing.hpp>
 
 #include <catch2/catch.hpp>

@@ -3,6 +3,7 @@
 #include "fake_clock.hpp"
 
 #include <connpool/detail/core/housekeeping.hpp>
+#include <connpool/detail/core/options.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -104,13 +105,10 @@ TEST_CASE("the period is at least a millisecond", "[core][housekeeping]")
     CHECK(housekeeping_period(o) == 1ms);
 }
 
-// Suspected bug: an option whose share of the period rounds down to 0 ms (keepalive_interval or
-// leak_threshold of 1 ms, max_lifetime / max_size below 1 ms) is ignored by housekeeping_period
-// (`consider` skips 0) instead of being raised to the 1 ms floor, so the period jumps back to
-// 1 s: keepalive_interval 2 ms gives 1 ms, but 1 ms gives 1000 ms. Tagged [!shouldfail] until
-// the library is fixed; then drop the tag.
+// An option whose share of the period rounds down to 0 ms (keepalive_interval or leak_threshold
+// of 1 ms, max_lifetime / max_size below 1 ms) was once ignored, and the period jumped back to 1 s.
 TEST_CASE("an option asking for a sub-millisecond period gets the 1 ms floor, not 1 s",
-          "[core][housekeeping][!shouldfail]")
+          "[core][housekeeping]")
 {
     pool_options o = quiet();
     o.keepalive_interval = 1ms;

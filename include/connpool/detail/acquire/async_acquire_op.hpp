@@ -16,6 +16,7 @@
 // handler's executor (`work`), so that the io_context that will run the handler does not run
 // out of work while the acquire waits.
 
+#include <connpool/detail/core/options.hpp>
 #include <connpool/detail/idle/stamp_clock.hpp>
 #include <connpool/detail/io/executors.hpp>
 #include <connpool/detail/pool_fwd.hpp>

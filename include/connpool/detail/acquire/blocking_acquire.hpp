@@ -7,6 +7,7 @@
 // (park_spin). A thread that runs the pool's executor is refused (would_deadlock).
 
 #include <connpool/detail/acquire/parker.hpp>
+#include <connpool/detail/core/options.hpp>
 #include <connpool/detail/core/waiting.hpp>
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/detail/waiters/waiter_queue.hpp>

@@ -19,16 +19,16 @@ inline std::chrono::milliseconds housekeeping_period(const pool_options& o) noex
 {
     using ms = std::chrono::milliseconds;
     ms p{1000};
-    auto consider = [&p](ms d) {
-        if (d.count() > 0)
-            p = std::min(p, d);
+    // An option that is set asks for `share` of it; a share below a millisecond gets one.
+    auto consider = [&p](ms option, ms share) {
+        if (option.count() > 0)
+            p = std::min(p, std::max(share, ms{1}));
     };
-    consider(o.idle_timeout);
-    consider(o.keepalive_interval / 2);
-    if (o.max_lifetime.count() > 0)
-        consider(o.max_lifetime / static_cast<ms::rep>(o.max_size));
-    consider(o.leak_threshold / 2);
-    return std::max(p, ms{1});
+    consider(o.idle_timeout, o.idle_timeout);
+    consider(o.keepalive_interval, o.keepalive_interval / 2);
+    consider(o.max_lifetime, o.max_lifetime / static_cast<ms::rep>(o.max_size));
+    consider(o.leak_threshold, o.leak_threshold / 2);
+    return p;
 }
 
 // A lease that began at `lent_at` is reported as a suspected leak once it is held past

@@ -5,9 +5,9 @@
 // A call into the factory (connect, ping, reset) on the pool's strand, bounded by a timeout and
 // cancellable by close(). The calls in flight are listed, so that close() can cancel them all.
 
+#include <connpool/detail/adapters/to_error_code.hpp>
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/error.hpp>
-#include <connpool/detail/adapters/to_error_code.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>

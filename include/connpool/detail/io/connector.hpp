@@ -6,8 +6,13 @@
 // (core/sizing.hpp), running them on the strand through bounded_calls, recording failures for
 // the backoff (core/backoff.hpp), and the retry timer that plans again when a backoff ends.
 
+#include <connpool/detail/core/idle_policy.hpp>
 #include <connpool/detail/core/lifetime.hpp>
+#include <connpool/detail/core/sizing.hpp>
 #include <connpool/detail/core/waiting.hpp>
+#include <connpool/detail/counters.hpp>
+#include <connpool/detail/idle/idle_stack.hpp>
+#include <connpool/detail/idle/slot.hpp>
 #include <connpool/detail/idle/stamp_clock.hpp>
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/error.hpp>

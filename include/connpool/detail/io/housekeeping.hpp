@@ -8,6 +8,8 @@
 
 #include <connpool/detail/core/housekeeping.hpp>
 #include <connpool/detail/core/idle_policy.hpp>
+#include <connpool/detail/counters.hpp>
+#include <connpool/detail/idle/slot.hpp>
 #include <connpool/detail/idle/stamp_clock.hpp>
 #include <connpool/detail/io/maintenance.hpp>
 #include <connpool/detail/pool_fwd.hpp>

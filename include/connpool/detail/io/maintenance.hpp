@@ -8,6 +8,7 @@
 // destroys it.
 
 #include <connpool/detail/core/idle_policy.hpp>
+#include <connpool/detail/idle/slot.hpp>
 #include <connpool/detail/idle/stamp_clock.hpp>
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/error.hpp>

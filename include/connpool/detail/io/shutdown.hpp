@@ -7,6 +7,7 @@
 // gone), and the pool's ownership once its last owner is gone (on_owners_gone).
 
 #include <connpool/detail/core/idle_policy.hpp>
+#include <connpool/detail/idle/slot.hpp>
 #include <connpool/detail/io/executors.hpp>
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/error.hpp>
