@@ -1,9 +1,7 @@
 // Unit tests of core/pool_state.hpp: the bookkeeping under the pool's mutex and the questions it
 // answers for the engine (sizing, plan, backend_refuses, deadline_error, on_connect_failure).
 // Plain calls: waiters are pushed by hand, time points are made by hand, nothing runs.
-//
-// The backoff's jitter is drawn inside pool_state (its own jitter_source, seeded at random), so
-// the end of a backoff is read back with tracker.retry_at() and bounded, not predicted.
+// The backoff's jitter is a draw the caller passes in, so the end of a backoff is exact.
 #include "fake_clock.hpp"
 
 #include <connpool/detail/core/pool_state.hpp>
@@ -97,12 +95,14 @@ TEST_CASE("on_connect_failure records the error for stats and starts the backoff
     state st(o);
     CHECK_FALSE(st.last_connect_error);
 
-    st.on_connect_failure(refused, at(1000ms), false);
+    st.on_connect_failure(refused, at(1000ms), false, 0.0);
     CHECK(st.last_connect_error == refused);
     CHECK(st.tracker.failures() == 1);
     // The first failure backs off by backoff_initial, jittered down by at most half.
-    CHECK(st.tracker.retry_at() >= at(1050ms));
-    CHECK(st.tracker.retry_at() <= at(1100ms));
+    CHECK(st.tracker.retry_at() == at(1100ms));
+    state jittered(o);
+    jittered.on_connect_failure(refused, at(1000ms), false, 0.5);
+    CHECK(jittered.tracker.retry_at() == at(1075ms));
     CHECK(st.sizing(false, at(1000ms)).backing_off);
     CHECK(st.sizing(false, st.tracker.retry_at() - 1ms).backing_off);
     CHECK_FALSE(st.sizing(false, st.tracker.retry_at()).backing_off);
@@ -115,7 +115,7 @@ TEST_CASE("after a connect failure plan() waits for the backoff, then connects a
     state st(o);
     waiter a(no_notify);
     st.waiters.push_back(a);
-    st.on_connect_failure(refused, at(1000ms), false);
+    st.on_connect_failure(refused, at(1000ms), false, 0.0);
 
     const connpool::detail::connect_plan during = st.plan(false, at(1000ms));
     CHECK(during.connects == 0);
@@ -138,9 +138,9 @@ TEST_CASE("a deadline reports the last connect error while the last attempt fail
 {
     const pool_options o{};
     state st(o);
-    st.on_connect_failure(refused, at(0ms), false);
+    st.on_connect_failure(refused, at(0ms), false, 0.0);
     CHECK(st.deadline_error() == refused);
-    st.on_connect_failure(make_error_code(errc::connect_timeout), at(1s), false);
+    st.on_connect_failure(make_error_code(errc::connect_timeout), at(1s), false, 0.0);
     CHECK(st.deadline_error() == errc::connect_timeout);  // the latest, not the first
 }
 
@@ -150,7 +150,7 @@ TEST_CASE("after a successful connect, deadlines report acquire_timeout but stat
 {
     const pool_options o{};
     state st(o);
-    st.on_connect_failure(refused, at(0ms), false);
+    st.on_connect_failure(refused, at(0ms), false, 0.0);
     st.tracker.on_success();
     CHECK(st.deadline_error() == errc::acquire_timeout);
     CHECK(st.last_connect_error == refused);
@@ -161,9 +161,11 @@ TEST_CASE("a permanent connect failure backs off by backoff_max, jittered down b
 {
     const pool_options o{.backoff_initial = 100ms, .backoff_max = 2000ms};
     state st(o);
-    st.on_connect_failure(denied, at(0ms), true);
-    CHECK(st.tracker.retry_at() >= at(1000ms));
-    CHECK(st.tracker.retry_at() <= at(2000ms));
+    st.on_connect_failure(denied, at(0ms), true, 0.0);
+    CHECK(st.tracker.retry_at() == at(2000ms));
+    state jittered(o);
+    jittered.on_connect_failure(denied, at(0ms), true, 0.5);
+    CHECK(jittered.tracker.retry_at() == at(1500ms));
     CHECK(st.last_connect_error == denied);
 }
 
@@ -173,7 +175,7 @@ TEST_CASE("after a permanent failure with nothing open, the backend refuses unti
 {
     const pool_options o{.backoff_initial = 100ms, .backoff_max = 2000ms};
     state st(o);
-    st.on_connect_failure(denied, at(0ms), true);
+    st.on_connect_failure(denied, at(0ms), true, 0.0);
     CHECK(st.backend_refuses(at(0ms)));
     CHECK(st.backend_refuses(st.tracker.retry_at() - 1ms));
     CHECK_FALSE(st.backend_refuses(st.tracker.retry_at()));
@@ -188,7 +190,7 @@ TEST_CASE("the backend does not refuse while a connection is open", "[core][pool
 {
     const pool_options o{.backoff_initial = 100ms, .backoff_max = 2000ms};
     state st(o);
-    st.on_connect_failure(denied, at(0ms), true);
+    st.on_connect_failure(denied, at(0ms), true, 0.0);
     st.size = 1;
     CHECK_FALSE(st.backend_refuses(at(0ms)));
     st.size = 3;
@@ -202,14 +204,14 @@ TEST_CASE("the backend does not refuse after a transient failure, nor after a su
     const pool_options o{.backoff_initial = 100ms, .backoff_max = 2000ms};
     state st(o);
     CHECK_FALSE(st.backend_refuses(at(0ms)));  // nothing failed yet
-    st.on_connect_failure(refused, at(0ms), false);
+    st.on_connect_failure(refused, at(0ms), false, 0.0);
     CHECK_FALSE(st.backend_refuses(at(0ms)));
     // A permanent failure followed by a transient one: the latest attempt decides.
-    st.on_connect_failure(denied, at(0ms), true);
-    st.on_connect_failure(refused, at(1ms), false);
+    st.on_connect_failure(denied, at(0ms), true, 0.0);
+    st.on_connect_failure(refused, at(1ms), false, 0.0);
     CHECK_FALSE(st.backend_refuses(at(1ms)));
     // A permanent failure followed by a success.
-    st.on_connect_failure(denied, at(2ms), true);
+    st.on_connect_failure(denied, at(2ms), true, 0.0);
     st.tracker.on_success();
     CHECK_FALSE(st.backend_refuses(at(2ms)));
 }

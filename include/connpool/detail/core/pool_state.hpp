@@ -53,9 +53,11 @@ struct pool_state {
         return detail::deadline_error(tracker.last_failure());
     }
 
-    void on_connect_failure(boost::system::error_code ec, time_point now, bool permanent) noexcept
+    // A connect failed at `now`; `draw` in [0, 1) jitters its backoff (see connect_tracker).
+    void on_connect_failure(boost::system::error_code ec, time_point now, bool permanent,
+                            double draw) noexcept
     {
-        tracker.on_failure(opts, ec, now, jitter(), permanent);
+        tracker.on_failure(opts, ec, now, draw, permanent);
         last_connect_error = ec;
     }
 
@@ -73,9 +75,9 @@ struct pool_state {
     connect_tracker<Clock> tracker;
     retire_limiter<Clock> limiter;
     boost::system::error_code last_connect_error;  // kept for stats() after a success too
-    jitter_source jitter;
-    bool retry_requested = false;  // a retry timer is set (see connector)
-    bool orphaned = false;         // the pool object is gone; leases still out (on_owners_gone)
+    jitter_source jitter;                          // the draws the caller passes to the decisions
+    bool retry_requested = false;                  // a retry timer is set (see connector)
+    bool orphaned = false;  // the pool object is gone; leases still out (on_owners_gone)
 };
 
 }  // namespace connpool::detail

@@ -149,7 +149,7 @@ private:
         }
         pool_counters::bump(p.counters_.connect_failures);
         std::lock_guard lk(p.mtx_);
-        p.state_.on_connect_failure(ec, Clock::now(), permanent);
+        p.state_.on_connect_failure(ec, Clock::now(), permanent, p.state_.jitter());
     }
 
     // On the strand.
