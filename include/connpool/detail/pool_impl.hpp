@@ -183,9 +183,14 @@ public:
 
     void return_slot(slot_type& s, bool broken) noexcept override
     {
-        const time_point now = stamps::now();  // one read for the judgement and the stamps
-        const return_verdict v =
-            judge_return(broken, [&] { return why_not_kept(s, now); }, has_reset);
+        time_point now{};  // read once, for the judgement and the stamps; not for a broken one
+        const return_verdict v = judge_return(
+            broken,
+            [&] {
+                now = stamps::now();
+                return why_not_kept(s, now);
+            },
+            has_reset);
         switch (v.action) {
         case return_action::discard:
             return discard(s, v.cause);
@@ -363,8 +368,9 @@ public:
     {
         if (waiters_count_.load(std::memory_order_relaxed) != 0)
             return offer(s, offer_check::usable);  // straight to the oldest waiter
-        if (slot_type* older = idle_.park(s))
+        if (slot_type* older = idle_.unpark_older(s))
             offer(*older, offer_check::none);
+        idle_.park(s);
         // park's seq_cst store, then these loads: the returner's side of the race.
         if (waiters_count_.load(std::memory_order_seq_cst) != 0 ||
             closed_.load(std::memory_order_seq_cst)) {
@@ -455,18 +461,20 @@ public:
         return unusable(s);
     }
 
-    // Whether a connection must be pinged before it is lent (never without async_ping).
-    bool due_for_validation(const slot_type& s, time_point now = stamps::now()) const noexcept
+    // Whether a connection must be pinged before it is lent (never without async_ping: then
+    // no clock is read).
+    bool due_for_validation(const slot_type& s, time_point now) const noexcept
     {
-        if constexpr (has_ping) {
-            // Plus the stamp clock's error: validate when it may be due, not only when it
-            // surely is.
-            return needs_validation<Clock>(opts_, now + stamps::error(), times::last_checked(s));
-        } else {
-            (void)s;
-            (void)now;
+        // Plus the stamp clock's error: validate when it may be due, not only when it surely is.
+        return has_ping &&
+               needs_validation<Clock>(opts_, now + stamps::error(), times::last_checked(s));
+    }
+    bool due_for_validation(const slot_type& s) const noexcept
+    {
+        if constexpr (has_ping)
+            return due_for_validation(s, stamps::now());
+        else
             return false;
-        }
     }
 
 private:

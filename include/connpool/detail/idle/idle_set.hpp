@@ -128,23 +128,31 @@ public:
         stack_.push(s.index);
     }
 
+    // Before parking `s`: claims the connection this thread cached before (one per thread), if
+    // it is still cached and is not `s`. The caller offers it to the stack first, then parks `s`:
+    // while the older one is offered, `s` is still lent and keeps the pool alive (a pool whose
+    // owners are gone is deleted once its last connection is destroyed, and the offer may
+    // destroy connections if close() has begun).
+    slot_type* unpark_older(const slot_type& s) noexcept
+    {
+        thread_cache_entry* mine = thread_cache_find(id_);
+        if (!mine || mine->index == nil_index || mine->index == s.index ||
+            !claim(slots_[mine->index]))
+            return nullptr;
+        return &slots_[std::exchange(mine->index, nil_index)];
+    }
+
     // Parks a returned connection in this thread's cache, in state `cached`, with a seq_cst
     // store (the returner's side of the no-lost-wake-up race: the caller loads the waiter count
-    // and the closed flag next). One cached connection per thread: returns the one this thread
-    // cached before, now claimed (the caller's, to offer to the stack), or nullptr.
-    slot_type* park(slot_type& s) noexcept
+    // and the closed flag next).
+    void park(slot_type& s) noexcept
     {
         thread_cache_entry& mine = thread_cache_for(id_);
-        slot_type* older = nullptr;
-        if (mine.pool_id == id_ && mine.index != nil_index && mine.index != s.index &&
-            claim(slots_[mine.index]))
-            older = &slots_[mine.index];
         mine.pool_id = id_;
         mine.index = s.index;
         // seq_cst: release publishes the slot to its next claimant; seq_cst orders this store
         // before the caller's loads (the returner's side of the no-lost-wake-up race).
         s.state.store(slot_state::cached, std::memory_order_seq_cst);
-        return older;
     }
 
     // The only way out of state `cached`; exactly one claimant wins.
