@@ -39,7 +39,7 @@ struct counting_clock {
     using rep = duration::rep;
     using period = duration::period;
     using time_point = std::chrono::time_point<counting_clock>;
-    static constexpr bool is_steady = true;
+    [[maybe_unused]] static constexpr bool is_steady = true;
 
     static time_point now() noexcept
     {
