@@ -5,11 +5,11 @@
 // against hangs; nothing asserts on speed.
 
 #include "support/checked_handler.hpp"
-#include "support/fake_factory.hpp"
 #include "support/io_runner.hpp"
 #include "support/run_until.hpp"
 
 #include <connpool/connpool.hpp>
+#include <connpool/testing/fake_factory.hpp>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
@@ -30,6 +30,7 @@
 #include <vector>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using boost::system::error_code;
 using connpool::errc;
 namespace asio = boost::asio;

@@ -6,11 +6,11 @@
 // count; every wait has a generous bound against hangs; nothing asserts on speed.
 
 #include "support/checked_handler.hpp"
-#include "support/fake_factory.hpp"
 #include "support/io_runner.hpp"
 #include "support/run_until.hpp"
 
 #include <connpool/connpool.hpp>
+#include <connpool/testing/fake_factory.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -27,6 +27,7 @@
 #include <vector>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using boost::system::error_code;
 using connpool::errc;
 namespace asio = boost::asio;

@@ -5,11 +5,11 @@
 // handoffs). Real threads, steady clock, bounded iteration counts (TSan on two cores).
 
 #include "support/checked_handler.hpp"
-#include "support/fake_factory.hpp"
 #include "support/io_runner.hpp"
 #include "support/run_until.hpp"
 
 #include <connpool/connpool.hpp>
+#include <connpool/testing/fake_factory.hpp>
 
 #include <boost/asio/io_context.hpp>
 
@@ -26,6 +26,7 @@
 #include <vector>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using namespace std::chrono_literals;
 using boost::system::error_code;
 using connpool::errc;

@@ -10,11 +10,11 @@
 // cores stays well under a minute. CONNPOOL_STRESS_SCALE (environment, default 1) scales them.
 
 #include "support/checked_handler.hpp"
-#include "support/fake_factory.hpp"
 #include "support/io_runner.hpp"
 #include "support/run_until.hpp"
 
 #include <connpool/connpool.hpp>
+#include <connpool/testing/fake_factory.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -39,6 +39,7 @@
 #include <vector>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using namespace std::chrono_literals;
 using boost::system::error_code;
 using connpool::errc;

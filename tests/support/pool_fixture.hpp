@@ -4,7 +4,8 @@
 
 /// \file pool_fixture.hpp
 /// The common setup of the pool's unit tests: a fake backend, one io_context polled by the test
-/// thread, the manual clock, and a pool created with options chosen by the test.
+/// thread, the manual clock (all three from the public test kit, <connpool/testing.hpp>), and a
+/// pool created with options chosen by the test.
 ///
 ///     TEST_CASE_METHOD(fixture<>, "...", "[tag]") {
 ///         auto& p = make_pool({.max_size = 2});
@@ -17,10 +18,9 @@
 /// handlers of operations the backend still holds, and only then the io_context and the backend.
 
 #include <connpool/connpool.hpp>
+#include <connpool/testing.hpp>
 
 #include "support/checked_handler.hpp"
-#include "support/fake_factory.hpp"
-#include "support/manual_clock.hpp"
 #include "support/run_until.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -36,6 +36,11 @@
 namespace connpool::test {
 
 using namespace std::chrono_literals;
+using testing::connect_only_factory;
+using testing::fake_backend;
+using testing::fake_connection;
+using testing::manual_clock;
+using testing::manual_clock_guard;
 
 template <class Factory = connect_only_factory, class Clock = manual_clock>
 struct basic_fixture {
@@ -44,7 +49,7 @@ struct basic_fixture {
     using handle = typename pool_type::handle_type;
     using acquire_result = checked_result<handle>;
 
-    test_clock_guard clock_guard;
+    manual_clock_guard clock_guard;
     std::shared_ptr<fake_backend> backend = std::make_shared<fake_backend>();
     boost::asio::io_context ioc;
     std::unique_ptr<pool_type> pool_ptr;
@@ -83,23 +88,15 @@ struct basic_fixture {
         }
     }
 
-    /// Every test ends with these checks (while the pool is still open and quiescent): every
-    /// successful connect is counted in `created`, every destruction in exactly one destroyed_*
-    /// counter, and the difference is the number of connections that exist.
+    /// Every test ends with these checks (while the pool is still open and quiescent): the test
+    /// kit's invariants (every successful connect is counted in `created`, every destruction in
+    /// exactly one destroyed_* counter, the difference is the number of connections that exist,
+    /// each of them in one state, no waiter beside an idle connection, size <= max_size).
     void check_accounting()
     {
-        const pool_stats s = pool().stats();
-        const std::uint64_t destroyed = s.destroyed_idle + s.destroyed_lifetime +
-                                        s.destroyed_broken + s.destroyed_cleared +
-                                        s.destroyed_closed;
-        INFO("accounting at the end of the test: created "
-             << s.created << ", destroyed " << destroyed << ", live " << backend->live()
-             << ", connects succeeded " << backend->connects_succeeded() << ", idle " << s.idle
-             << ", in_use " << s.in_use << ", maintenance " << s.maintenance);
-        CHECK(s.created == static_cast<std::uint64_t>(backend->connects_succeeded()));
-        CHECK(s.created - destroyed == static_cast<std::uint64_t>(backend->live()));
-        CHECK(s.idle + s.in_use + s.maintenance == static_cast<std::size_t>(backend->live()));
-        CHECK(s.size == s.idle + s.in_use + s.pending + s.maintenance);
+        const auto report = testing::check_invariants(pool(), *backend);
+        INFO("accounting at the end of the test: " << report.message());
+        CHECK(report.ok());
     }
 
     std::size_t poll() { return poll_all(ioc); }
@@ -108,8 +105,7 @@ struct basic_fixture {
     template <class Rep, class Period>
     void advance(std::chrono::duration<Rep, Period> d)
     {
-        manual_clock::advance(d);
-        poll();
+        testing::advance(ioc, d);
     }
 
     /// Advances the clock in steps of `step` (polling after each) until pred() holds or `limit`

@@ -20,6 +20,7 @@
 #include <thread>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using boost::system::error_code;
 using connpool::errc;
 namespace asio = boost::asio;
@@ -310,7 +311,7 @@ template <class Factory>
 struct coro_setup {
     using pool_type = connpool::pool<cconn, Factory, manual_clock>;
     using handle = typename pool_type::handle_type;
-    test_clock_guard clock;
+    manual_clock_guard clock;
     asio::io_context ioc;
     std::optional<pool_type> pool;
 

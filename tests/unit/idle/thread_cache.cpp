@@ -12,6 +12,7 @@
 #include <thread>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using F = fixture<>;
 
 namespace {

@@ -19,6 +19,7 @@
 #include <vector>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using boost::system::error_code;
 using connpool::errc;
 namespace asio = boost::asio;

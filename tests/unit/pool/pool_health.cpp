@@ -13,6 +13,7 @@
 #include <algorithm>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using boost::system::error_code;
 using connpool::errc;
 namespace asio = boost::asio;

@@ -17,6 +17,7 @@
 #include <type_traits>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using boost::system::error_code;
 using connpool::errc;
 using connpool::pool_options;
@@ -182,7 +183,7 @@ void require_accepted(const pool_options& o)
 
 TEST_CASE("bad options throw invalid_argument naming the field", "[options]")
 {
-    test_clock_guard clock;
+    manual_clock_guard clock;
     SECTION("max_size == 0")
     {
         require_rejected({.max_size = 0}, "max_size");
@@ -260,7 +261,7 @@ TEST_CASE("bad options throw invalid_argument naming the field", "[options]")
 
 TEST_CASE("boundary options are accepted", "[options]")
 {
-    test_clock_guard clock;
+    manual_clock_guard clock;
     require_accepted({.min_size = 4, .max_size = 4});
     require_accepted({.max_size = 1});
     require_accepted({.max_waiters = 0});

@@ -1,8 +1,7 @@
 // The pool's io_context shut down under it: internal work that never runs must not keep the pool
 // or its connections alive (LeakSanitizer checks the memory in the asan stage).
-#include "support/fake_factory.hpp"
-
 #include <connpool/connpool.hpp>
+#include <connpool/testing/fake_factory.hpp>
 
 #include <boost/asio/io_context.hpp>
 
@@ -10,9 +9,9 @@
 
 #include <memory>
 
-using connpool::test::fake_backend;
-using connpool::test::fake_connection;
-using connpool::test::reset_factory;
+using connpool::testing::fake_backend;
+using connpool::testing::fake_connection;
+using connpool::testing::reset_factory;
 namespace asio = boost::asio;
 
 TEST_CASE("destroying the io_context with a reset not yet run destroys the connection",

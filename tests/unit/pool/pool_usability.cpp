@@ -14,6 +14,7 @@
 #include <vector>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using boost::system::error_code;
 using connpool::errc;
 namespace asio = boost::asio;
@@ -34,7 +35,7 @@ pool_type make_pool_in_function(asio::io_context& ioc, std::shared_ptr<fake_back
 TEST_CASE("a pool can be returned from a function, kept in a vector and move-assigned",
           "[usability][move]")
 {
-    test_clock_guard clock_guard;
+    manual_clock_guard clock_guard;
     auto backend = std::make_shared<fake_backend>();
     asio::io_context ioc;
     {
@@ -77,7 +78,7 @@ TEST_CASE("a pool can be returned from a function, kept in a vector and move-ass
 
 TEST_CASE("async_acquire accepts a named (lvalue) handler", "[usability][tokens]")
 {
-    test_clock_guard clock_guard;
+    manual_clock_guard clock_guard;
     auto backend = std::make_shared<fake_backend>();
     asio::io_context ioc;
     pool_type p(ioc.get_executor(), connect_only_factory(ioc.get_executor(), backend),

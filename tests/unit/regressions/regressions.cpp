@@ -41,6 +41,7 @@
 #include <vector>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using boost::system::error_code;
 using connpool::errc;
 namespace asio = boost::asio;
@@ -257,7 +258,7 @@ struct script_fixture {
     using acquire_result = checked_result<handle>;
 
     script_backend backend;
-    test_clock_guard clock_guard;
+    manual_clock_guard clock_guard;
     asio::io_context ioc;
     std::unique_ptr<pool_type> pool_ptr;
 
@@ -474,7 +475,7 @@ TEST_CASE("a connect finishing just before connect_timeout is a success and its 
           "are not touched",
           "[regression][connect]")
 {
-    test_clock_guard clock_guard;
+    manual_clock_guard clock_guard;
     asio::io_context ioc;
     using pool_type = connpool::pool<script_conn, timer_connect_factory, manual_clock>;
     const auto takes = std::chrono::duration_cast<manual_clock::duration>(1s) - 1ns;
@@ -709,7 +710,7 @@ TEST_CASE("a blocking acquire on a thread running the pool's io_context fails wi
 TEST_CASE("a deferred acquire launched after the pool is destroyed completes with pool_closed",
           "[regression][lifecycle]")
 {
-    test_clock_guard clock_guard;
+    manual_clock_guard clock_guard;
     auto backend = std::make_shared<fake_backend>();
     asio::io_context ioc;
     using pool_type = connpool::pool<fake_connection, connect_only_factory, manual_clock>;
@@ -771,7 +772,7 @@ TEST_CASE("a thread takes back the connection it returned last to each pool, eve
           "alternates between pools",
           "[regression][thread_cache]")
 {
-    test_clock_guard clock_guard;
+    manual_clock_guard clock_guard;
     auto backend = std::make_shared<fake_backend>();
     asio::io_context ioc;
     using pool_type = connpool::pool<fake_connection, connect_only_factory, manual_clock>;

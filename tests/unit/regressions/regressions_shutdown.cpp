@@ -6,10 +6,10 @@
 // stage), and nothing may touch a destroyed io_context. A crash would take the whole test binary
 // down, so the blocking-driver scenario runs in a child process.
 
-#include "support/fake_factory.hpp"
 #include "support/run_until.hpp"
 
 #include <connpool/connpool.hpp>
+#include <connpool/testing/fake_factory.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using boost::system::error_code;
 namespace asio = boost::asio;
 using namespace std::chrono_literals;

@@ -22,6 +22,7 @@
 #include <vector>
 
 using namespace connpool::test;
+using namespace connpool::testing;
 using boost::system::error_code;
 using connpool::errc;
 namespace asio = boost::asio;
@@ -216,7 +217,7 @@ TEST_CASE_METHOD(fixture<>, "review: an acquire refused for max_waiters opens on
 TEST_CASE("review: a connection whose cache entry was evicted is still found by every thread",
           "[review][thread_cache]")
 {
-    test_clock_guard clock_guard;
+    manual_clock_guard clock_guard;
     auto backend = std::make_shared<fake_backend>();
     asio::io_context ioc;
     using pool_type = connpool::pool<fake_connection, connect_only_factory, manual_clock>;
