@@ -124,7 +124,8 @@ struct outcome {
     static outcome ok() { return {}; }
     /// Fails with `e`.
     static outcome fail(error_code e) { return {kind::fail, e, {}}; }
-    /// Stays pending until the test calls `complete_next_*`, or the caller cancels it.
+    /// Stays pending until the test calls `complete_next_*` (a connect also ends when its caller
+    /// cancels it; a ping or reset does not, like a server that does not answer).
     static outcome pending() { return {kind::pend, {}, {}}; }
 
     /// The same outcome, `d` of manual-clock time after the call (`advance(ioc, d)` fires it).
@@ -153,6 +154,18 @@ inline error_code refused()
     return asio::error::connection_refused;
 }
 
+/// The fake "server": scripts what each factory call does and counts what happened. Create it
+/// with `std::make_shared` and pass it to every `fake_factory` (and nothing else) that should
+/// reach it; its connections keep it alive.
+///
+///     auto backend = std::make_shared<fake_backend>();
+///     backend->push_connect(outcome::fail(refused()));   // the first connect is refused
+///     backend->set_connect(outcome::ok().after(50ms));   // the others take 50 ms (manual clock)
+///     pool<fake_connection, connect_only_factory, manual_clock> p(
+///         ioc.get_executor(), connect_only_factory(ioc.get_executor(), backend));
+///
+/// Before the io_context is destroyed with operations still pending, call `drop_pending()`.
+/// Thread safety: every member may be called from any thread.
 class fake_backend : public std::enable_shared_from_this<fake_backend> {
 public:
     /// Ids are tracked for double lending in a fixed table of this many entries.
