@@ -33,10 +33,10 @@ namespace connpool {
 /// their associated executor (the pool's executor by default), never inside the initiating call.
 /// Factory members run on an internal strand of the pool's executor.
 ///
-/// `Clock` is the clock of every deadline and timer. A manual clock works for tests: build them
-/// with BOOST_ASIO_DISABLE_EPOLL (the select reactor checks its timer queue on every poll(),
-/// whereas epoll with timerfd only looks when real time says a timer is due), advance the clock,
-/// then io_context::poll(). Blocking acquire() always sleeps in real time.
+/// `Clock` is the clock of every deadline and timer. For tests, <connpool/testing.hpp> has a
+/// manual clock: advance it with testing::advance(ioc, d), which runs every timer now due with
+/// any reactor (a plain io_context::poll() after moving the clock sees due timers only with
+/// BOOST_ASIO_DISABLE_EPOLL). Blocking acquire() always sleeps in real time.
 template <class Connection, class Factory, class Clock = std::chrono::steady_clock>
     requires connection_factory<Factory, Connection>
 class pool {
