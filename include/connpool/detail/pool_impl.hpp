@@ -368,9 +368,10 @@ public:
     {
         if (waiters_count_.load(std::memory_order_relaxed) != 0)
             return offer(s, offer_check::usable);  // straight to the oldest waiter
-        if (slot_type* older = idle_.unpark_older(s))
-            offer(*older, offer_check::none);
-        idle_.park(s);
+        thread_cache_entry& mine = idle_.cache_entry();
+        if (slot_type* older = idle_.unpark_older(mine, s))
+            offer(*older, offer_check::none);  // the thread-local entry stays valid meanwhile
+        idle_.park(mine, s);
         // park's seq_cst store, then these loads: the returner's side of the race.
         if (waiters_count_.load(std::memory_order_seq_cst) != 0 ||
             closed_.load(std::memory_order_seq_cst)) {
@@ -390,8 +391,7 @@ public:
         std::vector<slot_type*> keep;
         for (std::uint32_t idx : taken) {
             slot_type& s = slots_[idx];
-            if (auto cause = why_unusable(closed_.load(std::memory_order_acquire),
-                                          current_generation(s), [] { return true; }))
+            if (auto cause = closed_or_cleared(s))
                 discard(s, *cause);
             else
                 keep.push_back(&s);
@@ -440,6 +440,14 @@ public:
         this->complete_close(std::move(done), done_ex);
         if (orphan_done)
             delete this;
+    }
+
+    // The part of why_unusable that asks the factory nothing: the pool is closed, or clear()
+    // was called since the connection was opened (a drain, a connection just opened).
+    std::optional<destroy_cause> closed_or_cleared(const slot_type& s) const noexcept
+    {
+        return why_unusable(closed_.load(std::memory_order_acquire), current_generation(s),
+                            [] { return true; });
     }
 
     // Why a connection may not be lent, if it may not (judge_lend's question).

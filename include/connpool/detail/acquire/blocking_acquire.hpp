@@ -148,13 +148,12 @@ private:
     // microsecond. The yield budget adapts (core/waiting.hpp's spin_budget), so that when
     // connections are held long (slow queries) acquirers go to sleep at once instead of
     // spinning. Only while nobody waits: a spinner never overtakes a waiter.
-    auto* spin_take(std::chrono::steady_clock::time_point until,
-                    std::chrono::milliseconds timeout) noexcept
+    slot<Connection>* spin_take(std::chrono::steady_clock::time_point until,
+                                std::chrono::milliseconds timeout) noexcept
     {
         auto& p = pool();
-        using slot_ptr = decltype(p.try_take());
         if (timeout == std::chrono::milliseconds::zero())
-            return slot_ptr{};  // a zero timeout fails at once
+            return nullptr;  // a zero timeout fails at once
         // Relaxed: a heuristic; a lost update only makes one spin a little longer or shorter.
         const int budget = yield_budget_.load(std::memory_order_relaxed);
         for (int round = 0; round < relax_rounds + budget; ++round) {
@@ -170,7 +169,7 @@ private:
                 if (round % 8 == 0 && std::chrono::steady_clock::now() >= until)
                     break;
             }
-            if (slot_ptr s = p.try_take()) {
+            if (slot<Connection>* s = p.try_take()) {
                 if (round >= relax_rounds)  // the yields paid off: allow more of them
                     yield_budget_.store(yield_rounds.after(budget, true),
                                         std::memory_order_relaxed);
@@ -178,7 +177,7 @@ private:
             }
         }
         yield_budget_.store(yield_rounds.after(budget, false), std::memory_order_relaxed);
-        return slot_ptr{};
+        return nullptr;
     }
 
     // A blocked thread at the head of the queue gets the next connection returned, often within

@@ -128,26 +128,28 @@ public:
         stack_.push(s.index);
     }
 
-    // Before parking `s`: claims the connection this thread cached before (one per thread), if
-    // it is still cached and is not `s`. The caller offers it to the stack first, then parks `s`:
-    // while the older one is offered, `s` is still lent and keeps the pool alive (a pool whose
-    // owners are gone is deleted once its last connection is destroyed, and the offer may
-    // destroy connections if close() has begun).
-    slot_type* unpark_older(const slot_type& s) noexcept
+    // This thread's cache entry to park a connection of this pool in (see park); looked up once
+    // per return.
+    thread_cache_entry& cache_entry() noexcept { return thread_cache_for(id_); }
+
+    // Before parking `s` in `mine`: claims the connection this thread cached there before (one
+    // per thread), if it is still cached and is not `s`. The caller offers it to the stack
+    // first, then parks `s`: while the older one is offered, `s` is still lent and keeps the pool
+    // alive (a pool whose owners are gone is deleted once its last connection is destroyed, and
+    // the offer may destroy connections if close() has begun).
+    slot_type* unpark_older(thread_cache_entry& mine, const slot_type& s) noexcept
     {
-        thread_cache_entry* mine = thread_cache_find(id_);
-        if (!mine || mine->index == nil_index || mine->index == s.index ||
-            !claim(slots_[mine->index]))
+        if (mine.pool_id != id_ || mine.index == nil_index || mine.index == s.index ||
+            !claim(slots_[mine.index]))
             return nullptr;
-        return &slots_[std::exchange(mine->index, nil_index)];
+        return &slots_[std::exchange(mine.index, nil_index)];
     }
 
-    // Parks a returned connection in this thread's cache, in state `cached`, with a seq_cst
-    // store (the returner's side of the no-lost-wake-up race: the caller loads the waiter count
-    // and the closed flag next).
-    void park(slot_type& s) noexcept
+    // Parks a returned connection in this thread's cache entry `mine`, in state `cached`, with a
+    // seq_cst store (the returner's side of the no-lost-wake-up race: the caller loads the
+    // waiter count and the closed flag next).
+    void park(thread_cache_entry& mine, slot_type& s) noexcept
     {
-        thread_cache_entry& mine = thread_cache_for(id_);
         mine.pool_id = id_;
         mine.index = s.index;
         // seq_cst: release publishes the slot to its next claimant; seq_cst orders this store

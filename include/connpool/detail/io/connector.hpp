@@ -189,8 +189,7 @@ private:
         pool_counters::bump(p.counters_.created);
         s.conn.emplace(std::move(conn));
         // Opened for a pool closed since, or before a clear(): never lent.
-        if (auto cause = why_unusable(p.closed_.load(std::memory_order_acquire),
-                                      p.current_generation(s), [] { return true; }))
+        if (auto cause = p.closed_or_cleared(s))
             return p.discard(s, *cause);
         s.created = times::ticks(now);
         s.expiry = times::ticks(expiry_of<Clock>(p.opts_, now, draw));
