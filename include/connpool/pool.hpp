@@ -153,9 +153,20 @@ public:
             [impl = impl_](auto handler) { impl->start_async_close(std::move(handler)); }, token);
     }
 
+    /// Changes min_size and max_size while the pool runs; takes effect at once. Growing opens
+    /// connections for the acquirers waiting now (and up to the new min_size); max_size may grow
+    /// beyond its initial value. Shrinking closes idle connections above the new max_size at
+    /// once, least recently used first, and lent ones above it when they come back. stats()
+    /// reports the sizes in force; options() keeps the ones the pool was created with.
+    /// Throws std::invalid_argument naming the bad value (max_size 0, min_size > max_size).
+    /// Thread safety: any thread. The slot storage grows with max_size and is kept until the
+    /// pool is gone (about 128 bytes plus sizeof(Connection) per slot ever allowed).
+    void resize(std::size_t min_size, std::size_t max_size) { impl_->resize(min_size, max_size); }
+
     /// Gauges and counters; see pool_stats. Thread safety: any thread.
     pool_stats stats() const noexcept { return impl_->stats(); }
 
+    /// The options the pool was created with (resize() changes the sizes in force: see stats()).
     const pool_options& options() const noexcept { return impl_->options(); }
 
     executor_type get_executor() const noexcept { return impl_->get_executor(); }

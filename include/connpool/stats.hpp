@@ -23,6 +23,8 @@ struct pool_stats {
     std::size_t pending = 0;      ///< Connect attempts in flight.
     std::size_t waiters = 0;      ///< Acquirers waiting for a connection.
     std::size_t maintenance = 0;  ///< Being reset, validated, pinged or destroyed.
+    std::size_t min_size = 0;     ///< The pool's min_size now (options, or the last resize()).
+    std::size_t max_size = 0;     ///< The pool's max_size now (options, or the last resize()).
 
     // Counters since the pool was created.
     std::uint64_t acquired = 0;            ///< Leases handed out.
@@ -37,6 +39,8 @@ struct pool_stats {
     std::uint64_t destroyed_broken = 0;    ///< invalidate()d, failed ping/reset, or unhealthy.
     std::uint64_t destroyed_cleared = 0;   ///< Discarded by clear().
     std::uint64_t destroyed_closed = 0;    ///< Discarded by close() or the destructor.
+    std::uint64_t destroyed_surplus = 0;   ///< Closed above a max lowered by resize() or a
+                                           ///< connection_limit, or to free a shared unit.
     std::uint64_t leaks_suspected = 0;     ///< Leases held longer than leak_threshold.
 
     /// The error of the most recent failed connect attempt, kept after later successes (compare

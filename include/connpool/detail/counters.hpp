@@ -7,6 +7,7 @@
 
 #include <connpool/detail/core/idle_policy.hpp>
 #include <connpool/detail/idle/slot.hpp>
+#include <connpool/detail/idle/stable_array.hpp>
 #include <connpool/stats.hpp>
 
 #include <array>
@@ -41,11 +42,12 @@ struct pool_counters {
     // The gauges from the slots' states, the counters as they are now. The caller adds what
     // lives under its mutex (last_connect_error).
     template <class Connection>
-    pool_stats snapshot(const slot<Connection>* slots, std::size_t count,
+    pool_stats snapshot(const stable_array<slot<Connection>>& slots,
                         std::size_t waiters) const noexcept
     {
         pool_stats st;
-        for (std::size_t i = 0; i < count; ++i) {
+        const std::uint32_t count = slots.capacity();
+        for (std::uint32_t i = 0; i < count; ++i) {
             st.acquired += slots[i].lends.load(std::memory_order_relaxed);
             switch (slots[i].state.load(std::memory_order_relaxed)) {
             case slot_state::free:
@@ -80,6 +82,7 @@ struct pool_counters {
         st.destroyed_broken = destroyed_count(destroy_cause::broken);
         st.destroyed_cleared = destroyed_count(destroy_cause::cleared);
         st.destroyed_closed = destroyed_count(destroy_cause::closed);
+        st.destroyed_surplus = destroyed_count(destroy_cause::surplus);
         st.total_wait_time = std::chrono::nanoseconds(read(wait_ns));
         return st;
     }

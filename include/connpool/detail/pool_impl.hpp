@@ -32,6 +32,7 @@
 #include <connpool/detail/counters.hpp>
 #include <connpool/detail/idle/idle_set.hpp>
 #include <connpool/detail/idle/slot.hpp>
+#include <connpool/detail/idle/stable_array.hpp>
 #include <connpool/detail/idle/stamp_clock.hpp>
 #include <connpool/detail/io/bounded_call.hpp>
 #include <connpool/detail/io/connector.hpp>
@@ -53,6 +54,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -101,21 +103,16 @@ public:
         : pool_executors(std::move(ex)),
           blocking_acquire<Connection, Factory, Clock>(ex_),
           connector<Connection, Factory, Clock>(strand_),
-          housekeeping<Connection, Factory, Clock>(strand_, opts.max_size),
+          housekeeping<Connection, Factory, Clock>(strand_),
           deadline_timer<Connection, Factory, Clock>(strand_),
           opts_(opts),
           factory_(std::move(factory)),
-          slots_(std::make_unique<slot_type[]>(opts.max_size)),
-          idle_(slots_.get(), static_cast<std::uint32_t>(opts.max_size)),
+          slots_(static_cast<std::uint32_t>(opts.max_size)),
+          idle_(slots_),
           calls_(strand_),
           state_(opts_)
     {
-        for (std::size_t i = 0; i < opts.max_size; ++i) {
-            slots_[i].index = static_cast<std::uint32_t>(i);
-            slots_[i].next_free =
-                i + 1 < opts.max_size ? static_cast<std::uint32_t>(i + 1) : nil_index;
-        }
-        state_.free_head = opts.max_size ? 0 : nil_index;
+        add_free_slots(0);
     }
 
     static std::shared_ptr<pool_impl> create(executor_type ex, Factory factory,
@@ -183,6 +180,8 @@ public:
 
     void return_slot(slot_type& s, bool broken) noexcept override
     {
+        if (above_max_.load(std::memory_order_relaxed) && surplus_on_return()) [[unlikely]]
+            return discard(s, destroy_cause::surplus);
         time_point now{};  // read once, for the judgement and the stamps; not for a broken one
         const return_verdict v = judge_return(
             broken,
@@ -219,12 +218,41 @@ public:
 
     // close() and async_close: io/shutdown.hpp.
 
+    // Takes effect at once: growing starts the connects waiters (and the new min_size) want;
+    // shrinking closes idle connections above the new max now, least recently used first, and
+    // lent ones above it when they come back (return_slot). The slots grow with max_size (never
+    // shrink: a slot's index must stay valid, see stable_array.hpp).
+    void resize(std::size_t min_size, std::size_t max_size)
+    {
+        validate_sizes(min_size, max_size);
+        std::uint32_t connects = nil_index;
+        std::size_t above_max = 0;
+        {
+            std::lock_guard lk(mtx_);
+            if (max_size > slots_.capacity()) {
+                const std::uint32_t before = slots_.grow(static_cast<std::uint32_t>(max_size));
+                idle_.grow(slots_.capacity());  // links first: a new slot may be pushed soon
+                add_free_slots(before);
+            }
+            state_.opts.min_size = min_size;
+            state_.opts.max_size = max_size;
+            above_max = state_.size > max_size ? state_.size - max_size : 0;
+            // Relaxed: read by return_slot as a hint; the decision is taken under mtx_.
+            above_max_.store(above_max != 0, std::memory_order_relaxed);
+            connects = this->plan_connects_locked(Clock::now());
+        }
+        this->launch_connects(connects);
+        if (above_max != 0)
+            close_least_recently_used(above_max, /*above_min_only=*/false);
+    }
+
     pool_stats stats() const noexcept
     {
-        pool_stats st = counters_.snapshot(slots_.get(), opts_.max_size,
-                                           waiters_count_.load(std::memory_order_relaxed));
+        pool_stats st = counters_.snapshot(slots_, waiters_count_.load(std::memory_order_relaxed));
         std::lock_guard lk(mtx_);
         st.last_connect_error = state_.last_connect_error;
+        st.min_size = state_.opts.min_size;
+        st.max_size = state_.opts.max_size;
         return st;
     }
 
@@ -442,6 +470,47 @@ public:
             delete this;
     }
 
+    // Closes up to `n` idle connections, least recently used first (above min_size only, when
+    // `above_min_only`); offers the others again, oldest first, so that the LIFO order is kept.
+    // Returns how many were closed. Connections lent or cached meanwhile are not seen: the
+    // caller's rule for returns (surplus_on_return) covers those.
+    std::size_t close_least_recently_used(std::size_t n, bool above_min_only) noexcept
+    {
+        std::vector<std::uint32_t> taken;
+        idle_.take_all(taken);
+        std::stable_sort(taken.begin(), taken.end(), [this](std::uint32_t a, std::uint32_t b) {
+            return times::last_used(slots_[a]) < times::last_used(slots_[b]);
+        });
+        if (above_min_only) {
+            std::lock_guard lk(mtx_);
+            n = std::min(n, surplus_of(state_.size, state_.opts.min_size));
+        }
+        std::size_t closed = 0;
+        std::vector<slot_type*> keep;
+        for (std::uint32_t idx : taken) {
+            if (closed < n) {
+                discard(slots_[idx], destroy_cause::surplus);
+                ++closed;
+            } else {
+                keep.push_back(&slots_[idx]);
+            }
+        }
+        for (slot_type* k : keep)
+            offer(*k, offer_check::none);
+        return closed;
+    }
+
+    // A connection coming back while the pool is above its max_size (resize lowered it) is
+    // closed instead of kept. Clears the hint once the pool is back under its max.
+    bool surplus_on_return() noexcept
+    {
+        std::lock_guard lk(mtx_);
+        if (state_.size > state_.opts.max_size)
+            return true;
+        above_max_.store(false, std::memory_order_relaxed);
+        return false;
+    }
+
     // The part of why_unusable that asks the factory nothing: the pool is closed, or clear()
     // was called since the connection was opened (a drain, a connection just opened).
     std::optional<destroy_cause> closed_or_cleared(const slot_type& s) const noexcept
@@ -503,6 +572,18 @@ private:
     template <class, class>
     friend struct async_acquire_op;
 
+    // Slots [from, capacity) are new: number them and put them on the free list (constructor,
+    // or resize under mtx_).
+    void add_free_slots(std::uint32_t from) noexcept
+    {
+        const std::uint32_t count = slots_.capacity();
+        for (std::uint32_t i = count; i-- > from;) {
+            slots_[i].index = i;
+            slots_[i].next_free = state_.free_head;
+            state_.free_head = i;
+        }
+    }
+
     // `now` is only read with leak detection on (try_take passes no time otherwise).
     void lend(slot_type& s, time_point now) noexcept
     {
@@ -534,7 +615,7 @@ private:
 
     const pool_options opts_;
     Factory factory_;
-    std::unique_ptr<slot_type[]> slots_;
+    stable_array<slot_type> slots_;  // grows with max_size, never moves (see stable_array.hpp)
     idle_set<Connection> idle_;
     bounded_calls<Clock> calls_;  // strand only
 
@@ -542,6 +623,7 @@ private:
     alignas(64) std::atomic<std::size_t> waiters_count_{0};
     std::atomic<bool> closed_{false};
     std::atomic<std::uint64_t> generation_{0};
+    std::atomic<bool> above_max_{false};  // resize() lowered max_size below size: see return_slot
 
     pool_counters counters_;
 

@@ -100,13 +100,14 @@ inline std::string field(const char* name, std::uint64_t value)
 inline std::uint64_t destroyed_total(const pool_stats& s) noexcept
 {
     return s.destroyed_idle + s.destroyed_lifetime + s.destroyed_broken + s.destroyed_cleared +
-           s.destroyed_closed;
+           s.destroyed_closed + s.destroyed_surplus;
 }
 
 }  // namespace invariant_detail
 
-/// Checks the invariants of `s` alone, for a pool whose max_size is `max_size` (after a
-/// `resize`, pass the new one).
+/// Checks the invariants of `s` alone, for a pool whose max_size is `max_size`. After a `resize`
+/// that lowered max_size, size may stay above it until the lent surplus comes back: check once
+/// it has.
 inline invariant_report check_invariants(const pool_stats& s, std::size_t max_size)
 {
     using invariant_detail::field;
@@ -156,19 +157,21 @@ inline invariant_report check_invariants(const pool_stats& s, std::size_t max_si
     return r;
 }
 
-/// Checks `pool.stats()` against `pool.options().max_size` (pass the max_size yourself, with the
-/// overloads above, after a `resize`). `Pool` is a `connpool::pool`.
+/// Checks `pool.stats()` against the max_size in force (`stats().max_size`: the options', or
+/// the last `resize`'s). `Pool` is a `connpool::pool`.
 template <class Pool>
 invariant_report check_invariants(const Pool& pool)
 {
-    return check_invariants(pool.stats(), pool.options().max_size);
+    const pool_stats s = pool.stats();
+    return check_invariants(s, s.max_size);
 }
 
 /// Checks `pool.stats()` and the fake `backend` behind the pool.
 template <class Pool>
 invariant_report check_invariants(const Pool& pool, const fake_backend& backend)
 {
-    return check_invariants(pool.stats(), pool.options().max_size, backend);
+    const pool_stats s = pool.stats();
+    return check_invariants(s, s.max_size, backend);
 }
 
 /// Throws `std::logic_error` whose `what()` is `report.message()` when `report` is not ok.

@@ -19,7 +19,17 @@
 namespace connpool::detail {
 
 // Why a connection was destroyed (pool_stats::destroyed_*).
-enum class destroy_cause : std::uint8_t { idle, lifetime, broken, cleared, closed, count_ };
+// surplus: closed to bring the pool under a lowered max_size (resize) or a shared limit
+// (connection_limit: its max lowered, or a unit another pool waits for).
+enum class destroy_cause : std::uint8_t {
+    idle,
+    lifetime,
+    broken,
+    cleared,
+    closed,
+    surplus,
+    count_
+};
 
 // Before lending: a connection idle longer than validation_interval is pinged first.
 template <class Clock>

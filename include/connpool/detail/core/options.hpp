@@ -23,16 +23,22 @@ namespace connpool::detail {
     throw std::invalid_argument(std::string("connpool::pool_options::") + field + ": " + why);
 }
 
+// The sizes, checked by the constructor and by pool::resize.
+inline void validate_sizes(std::size_t min_size, std::size_t max_size)
+{
+    if (max_size == 0)
+        throw_bad_option("max_size", "must be at least 1");
+    if (max_size > std::numeric_limits<std::uint32_t>::max() - 1)
+        throw_bad_option("max_size", "must be below 2^32 - 1");
+    if (min_size > max_size)
+        throw_bad_option("min_size", "must not exceed max_size");
+}
+
 // Throws std::invalid_argument naming the first inconsistent field (the pool's constructor).
 inline void validate(const pool_options& o)
 {
     using ms = std::chrono::milliseconds;
-    if (o.max_size == 0)
-        throw_bad_option("max_size", "must be at least 1");
-    if (o.max_size > std::numeric_limits<std::uint32_t>::max() - 1)
-        throw_bad_option("max_size", "must be below 2^32 - 1");
-    if (o.min_size > o.max_size)
-        throw_bad_option("min_size", "must not exceed max_size");
+    validate_sizes(o.min_size, o.max_size);
     if (o.max_concurrent_connects == 0)
         throw_bad_option("max_concurrent_connects", "must be at least 1");
     struct named {

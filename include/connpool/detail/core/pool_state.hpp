@@ -61,7 +61,8 @@ struct pool_state {
         last_connect_error = ec;
     }
 
-    const pool_options& opts;
+    // The options, with min_size and max_size as resize() last set them.
+    pool_options opts;
 
     waiter_queue<Connection> waiters;
     deadline_set<Connection> deadlines;

@@ -25,6 +25,7 @@
 
 #include <connpool/detail/idle/idle_stack.hpp>
 #include <connpool/detail/idle/slot.hpp>
+#include <connpool/detail/idle/stable_array.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -104,7 +105,12 @@ class idle_set {
 public:
     using slot_type = slot<Connection>;
 
-    idle_set(slot_type* slots, std::uint32_t count) : slots_(slots), count_(count), stack_(count) {}
+    using slot_array = stable_array<slot_type>;
+
+    explicit idle_set(slot_array& slots) : slots_(slots), stack_(slots.capacity()) {}
+
+    // After the pool grew its slots to `n` (under its mutex), before any new slot is offered.
+    void grow(std::uint32_t n) { stack_.grow(n); }
 
     // Takes an idle slot: this thread's cached one, else the top of the stack, else one cached
     // by another thread; nil_index when there is none. Never called with the pool's mutex held.
@@ -178,7 +184,8 @@ public:
     // nothing.
     void take_all(std::vector<std::uint32_t>& taken) noexcept
     {
-        for (std::uint32_t k = 0; k < count_; ++k)
+        const std::uint32_t count = slots_.capacity();
+        for (std::uint32_t k = 0; k < count; ++k)
             if (claim(slots_[k]))
                 taken.push_back(k);
         for (std::uint32_t i = stack_.take_all(); i != nil_index; i = stack_.next(i))
@@ -200,8 +207,9 @@ private:
         for (;;) {
             std::uint32_t best = nil_index;
             std::int64_t best_used = INT64_MAX;
-            for (std::uint32_t j = 0; j < count_; ++j) {
-                const std::uint32_t k = (offset + j) % count_;
+            const std::uint32_t count = slots_.capacity();
+            for (std::uint32_t j = 0; j < count; ++j) {
+                const std::uint32_t k = (offset + j) % count;
                 slot_type& s = slots_[k];
                 // seq_cst: the waiter's side of the no-lost-wake-up race (pool_impl.hpp): ordered
                 // after its increment of the waiter count, paired with park's store.
@@ -219,8 +227,7 @@ private:
         }
     }
 
-    slot_type* slots_;
-    std::uint32_t count_;
+    slot_array& slots_;
     idle_stack stack_;
     const std::uint64_t id_ = next_pool_id();  // keys this pool's thread cache entries
 };

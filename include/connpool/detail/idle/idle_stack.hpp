@@ -4,9 +4,10 @@
 
 // The idle stack: a LIFO stack of slot indices (idle_set.hpp puts a thread cache in front).
 //
-// Algorithm. A Treiber stack over a fixed array of links. Nodes are not allocated: node i is
-// slot i of the pool, and links_[i] holds the index of the node below it. The head packs the top
-// index (low 32 bits) and a tag (high 32 bits) into one 64-bit atomic word.
+// Algorithm. A Treiber stack over an array of links that never moves (stable_array.hpp: it grows
+// when the pool's max_size does, without moving or freeing a link). Nodes are not allocated: node
+// i is slot i of the pool, and links_[i] holds the index of the node below it. The head packs the
+// top index (low 32 bits) and a tag (high 32 bits) into one 64-bit atomic word.
 //
 // ABA. A pop reads head = {i, t} and links_[i] = j, then CASes head from {i, t} to {j, t+1}.
 // Between the read and the CAS, i may be popped, lent, returned and pushed again with a different
@@ -30,10 +31,11 @@
 // CONNPOOL_MUTEX_IDLE_STACK=1 swaps in a mutex-based stack with the same interface and the same
 // contract (it adds seq_cst fences to honour the second point); the stress suite runs both.
 //
+#include <connpool/detail/idle/stable_array.hpp>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <utility>
 
@@ -44,10 +46,11 @@ inline constexpr std::uint32_t nil_index = UINT32_MAX;
 // One link per slot, on its own atomic; shared by both stack variants.
 class idle_links {
 public:
-    explicit idle_links(std::uint32_t capacity)
-        : links_(std::make_unique<std::atomic<std::uint32_t>[]>(capacity))
-    {
-    }
+    explicit idle_links(std::uint32_t capacity) : links_(capacity) {}
+
+    // Links for slots [0, n): called before a slot beyond the old capacity is ever pushed (the
+    // pool grows its slots and the links together, under its mutex).
+    void grow(std::uint32_t n) { links_.grow(n); }
 
     // Walks a chain detached by take_all(). Relaxed: the detaching acquire made the links visible.
     std::uint32_t next(std::uint32_t index) const noexcept
@@ -56,7 +59,7 @@ public:
     }
 
 protected:
-    std::unique_ptr<std::atomic<std::uint32_t>[]> links_;
+    stable_array<std::atomic<std::uint32_t>> links_;
 };
 
 class lock_free_idle_stack : public idle_links {

@@ -36,10 +36,7 @@ class housekeeping : public pool_part<housekeeping, Connection, Factory, Clock> 
     using times = slot_times<Clock>;
 
 public:
-    housekeeping(const pool_strand& strand, std::size_t max_size) : timer_(strand)
-    {
-        scratch_.reserve(max_size);  // the sweep allocates nothing
-    }
+    explicit housekeeping(const pool_strand& strand) : timer_(strand) {}
 
     void start_housekeeping()
     {
@@ -71,7 +68,10 @@ private:
         auto& p = pool();
         const time_point now = Clock::now();
         scratch_.clear();
-        for (std::size_t i = 0; i < p.opts_.max_size; ++i) {
+        const std::uint32_t count = p.slots_.capacity();
+        scratch_.reserve(
+            count);  // allocates only when the pool has grown: the sweep allocates nothing
+        for (std::uint32_t i = 0; i < count; ++i) {
             slot_type& s = p.slots_[i];
             const slot_state st = s.state.load(std::memory_order_relaxed);
             if (st == slot_state::idle || st == slot_state::cached) {
@@ -100,7 +100,7 @@ private:
         // Under the mutex: a slot seen idle may since have been freed and reserved for a new
         // connect, which writes its generation under the mutex.
         std::lock_guard lk(p.mtx_);
-        std::size_t surplus = surplus_of(p.state_.size, p.opts_.min_size);
+        std::size_t surplus = surplus_of(p.state_.size, p.state_.opts.min_size);
         for (std::uint32_t i : scratch_) {
             const slot_type& s = p.slots_[i];
             std::optional<destroy_cause> cause;
@@ -126,7 +126,7 @@ private:
         std::size_t surplus;
         {
             std::lock_guard lk(p.mtx_);
-            surplus = surplus_of(p.state_.size, p.opts_.min_size);
+            surplus = surplus_of(p.state_.size, p.state_.opts.min_size);
         }
         for (std::uint32_t idx : scratch_) {
             slot_type& s = p.slots_[idx];

@@ -109,7 +109,8 @@ public:
         auto& p = pool();
         close();
         std::vector<slot_type*> abandoned;
-        for (std::size_t i = 0; i < p.opts_.max_size; ++i) {
+        const std::uint32_t count = p.slots_.capacity();
+        for (std::uint32_t i = 0; i < count; ++i) {
             const slot_state st = p.slots_[i].state.load(std::memory_order_acquire);
             if (st == slot_state::connecting || st == slot_state::maintenance)
                 abandoned.push_back(&p.slots_[i]);
