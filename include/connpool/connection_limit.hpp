@@ -54,14 +54,16 @@ public:
     /// The max now.
     std::size_t max() const noexcept
     {
-        return node_.max_seen.load(std::memory_order_relaxed);  // a mirror (limit_node_state)
+        // Acquire: pairs with the release store of the mirror (see limit_node_state).
+        return node_.max_seen.load(std::memory_order_acquire);
     }
 
     /// Connections counted now (connecting or open, in every pool under this limit or under a
     /// child of it), plus units granted to a waiting pool that has not started its connect yet.
     std::size_t in_use() const noexcept
     {
-        return node_.in_use_seen.load(std::memory_order_relaxed);  // a mirror (limit_node_state)
+        // Acquire: pairs with the release store of the mirror (see limit_node_state).
+        return node_.in_use_seen.load(std::memory_order_acquire);
     }
 
     /// For pools: an account for `member` at this limit. The limit keeps only the weak_ptr: it

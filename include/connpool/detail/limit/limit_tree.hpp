@@ -41,10 +41,12 @@ struct limit_node_state : limit_node {
     }
 
     // Mirrors of in_use and max: stored under the tree's mutex whenever the ledger changes them,
-    // loaded without it. Relaxed: each is a count for the reader to look at, nothing else is
-    // published through it, and every decision is taken under the mutex on the ledger's own
-    // values. (The stress test reads max and in_use as a consistent pair by bracketing its reads
-    // with a sequence number of its own set_max calls.)
+    // loaded without it (connection_limit::in_use()/max(), set_max's sweep). Every decision is
+    // taken under the mutex on the ledger's own values; the mirrors only let a reader look.
+    // Release stores, acquire loads: a reader that saw a count also sees everything done before it
+    // was stored, so the max it reads next is the one in force when that count was made or a later
+    // one (a monitor comparing in_use() with max() sees no excess that never was; the stress test
+    // relies on it). Both are plain moves on x86.
     std::atomic<std::size_t> in_use_seen{0};
     std::atomic<std::size_t> max_seen;
 
@@ -247,12 +249,12 @@ private:
                     undelivered_.push_back(a);
             },
             member_gone);
-        // All relaxed: mirrors (see limit_node_state), and the three tree-wide counts below are
-        // the fast checks' "anything to look at?" (their loads say why relaxed is enough).
+        // Release: the nodes' mirrors (see limit_node_state). Relaxed: the three tree-wide counts,
+        // the fast checks' "anything to look at?" (their loads say why that is enough).
         ledger_.take_changed([](limit_node& n) {
             auto& s = static_cast<limit_node_state&>(n);  // every node of the tree is one
-            s.in_use_seen.store(n.in_use, std::memory_order_relaxed);
-            s.max_seen.store(n.max, std::memory_order_relaxed);
+            s.max_seen.store(n.max, std::memory_order_release);
+            s.in_use_seen.store(n.in_use, std::memory_order_release);
         });
         waiting_seen_.store(ledger_.waiting(), std::memory_order_relaxed);
         over_seen_.store(ledger_.nodes_over(), std::memory_order_relaxed);
@@ -294,10 +296,10 @@ private:
 
     static bool within_max(const limit_node_state& n) noexcept
     {
-        // Relaxed mirrors (see their declaration): a stale answer closes one connection more or
-        // less; `wanted` bounds the closes anyway.
-        return n.in_use_seen.load(std::memory_order_relaxed) <=
-               n.max_seen.load(std::memory_order_relaxed);
+        // Acquire, as every load of the mirrors (see their declaration). A stale answer closes one
+        // connection more or less; `wanted` bounds the closes anyway.
+        return n.in_use_seen.load(std::memory_order_acquire) <=
+               n.max_seen.load(std::memory_order_acquire);
     }
 
     mutable std::mutex mutex_;
