@@ -581,6 +581,31 @@ TEST_CASE("a pool whose owner is gone is neither granted nor asked to close", "[
     CHECK(limit->in_use() == 2);
 }
 
+TEST_CASE("a unit banked for a pool that is gone before it is told goes to the next waiter",
+          "[limit]")
+{
+    call_log log;
+    auto limit = std::make_shared<connection_limit>(2);
+    auto holder = fake_member::join(*limit, "holder", log);
+    auto x = fake_member::join(*limit, "x", log);
+    auto gone = fake_member::join(*limit, "gone", log);
+    auto alive = fake_member::join(*limit, "alive", log);
+
+    REQUIRE(holder->ask(2) == 2);
+    CHECK(x->ask(1, 5) == 0);
+    CHECK(gone->ask(1, 10) == 0);
+    CHECK(alive->ask(1, 20) == 0);
+    holder->close_lent();
+    REQUIRE(log == call_log{"granted x"});
+    CHECK(x->account->take(0, 30) == 0);  // x gives up: its unit is banked for `gone`...
+    std::shared_ptr<limit_account> orphan = gone->account;
+    gone.reset();  // ...which dies before it is told
+    x->account->deliver_grants();
+    CHECK(log == call_log{"granted x", "granted alive"});
+    CHECK(alive->ask(1, 40) == 1);
+    CHECK(limit->in_use() == 2);
+}
+
 TEST_CASE("accounts keep their limit and its ancestors alive; a limit outlives its pools",
           "[limit]")
 {

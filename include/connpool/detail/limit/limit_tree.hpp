@@ -219,7 +219,11 @@ public:
                     return;
                 account_entry& e = undelivered_.front();
                 undelivered_.pop_front();
-                undelivered_seen_.store(undelivered_.size(), std::memory_order_relaxed);
+                if (member_gone(e)) {
+                    // Nobody will take what was banked for it: it goes to the next waiters.
+                    ledger_.take(e, 0, 0);
+                }
+                settle_locked();
                 member = e.member;
             }
             if (const std::shared_ptr<limit_member> m = member.lock())
