@@ -124,6 +124,42 @@ private:
     call_log& log_;
 };
 
+// One limit, full: `holder` holds all of it; pools `a` (asked at 10) and then `b` (at 20) wait.
+struct full_limit {
+    explicit full_limit(std::size_t max, std::size_t a_wants = 1)
+        : limit(std::make_shared<connection_limit>(max)),
+          holder(fake_member::join(*limit, "holder", log)),
+          a(fake_member::join(*limit, "a", log)),
+          b(fake_member::join(*limit, "b", log))
+    {
+        REQUIRE(holder->ask(max) == max);
+        REQUIRE(a->ask(a_wants, 10) == 0);
+        REQUIRE(b->ask(1, 20) == 0);
+    }
+
+    call_log log;  // first: the members log into it until they are gone
+    std::shared_ptr<connection_limit> limit;
+    std::shared_ptr<fake_member> holder, a, b;
+};
+
+// A root limit over two children, and the log of what their pools are asked.
+struct two_children {
+    two_children(std::size_t root_max, std::size_t left_max, std::size_t right_max)
+        : root(std::make_shared<connection_limit>(root_max)),
+          left(std::make_shared<connection_limit>(left_max, root)),
+          right(std::make_shared<connection_limit>(right_max, root))
+    {
+    }
+
+    std::shared_ptr<fake_member> pool(connection_limit& limit, std::string name)
+    {
+        return fake_member::join(limit, std::move(name), log);
+    }
+
+    call_log log;  // first: the pools log into it until they are gone
+    std::shared_ptr<connection_limit> root, left, right;
+};
+
 }  // namespace
 
 // ----------------------------------------------------------------------------------- options
@@ -158,28 +194,25 @@ TEST_CASE("a new limit counts nothing and reports its max", "[limit]")
 TEST_CASE("connections of pools under a child limit count against the child and its parent",
           "[limit]")
 {
-    call_log log;
-    auto root = std::make_shared<connection_limit>(5);
-    auto left = std::make_shared<connection_limit>(3, root);
-    auto right = std::make_shared<connection_limit>(3, root);
-    auto a = fake_member::join(*left, "a", log);
-    auto b = fake_member::join(*right, "b", log);
-    auto c = fake_member::join(*root, "c", log);
+    two_children t(5, 3, 3);
+    auto a = t.pool(*t.left, "a");
+    auto b = t.pool(*t.right, "b");
+    auto c = t.pool(*t.root, "c");
 
     CHECK(a->ask(4) == 3);  // the child's max
     CHECK(a->account->held() == 3);
     CHECK(b->ask(4) == 2);  // the parent's max
     CHECK(c->ask(1) == 0);
-    CHECK(left->in_use() == 3);
-    CHECK(right->in_use() == 2);
-    CHECK(root->in_use() == 5);
+    CHECK(t.left->in_use() == 3);
+    CHECK(t.right->in_use() == 2);
+    CHECK(t.root->in_use() == 5);
 
     a->close_everything();
     b->close_everything();
     c->close_everything();
-    CHECK(root->in_use() == 0);
-    CHECK(left->in_use() == 0);
-    CHECK(right->in_use() == 0);
+    CHECK(t.root->in_use() == 0);
+    CHECK(t.left->in_use() == 0);
+    CHECK(t.right->in_use() == 0);
 }
 
 // ----------------------------------------------------------------------------------- grants
@@ -187,32 +220,24 @@ TEST_CASE("connections of pools under a child limit count against the child and 
 TEST_CASE("a release grants the unit to the oldest waiting pool and tells it after unlocking",
           "[limit]")
 {
-    call_log log;
-    auto limit = std::make_shared<connection_limit>(1);
-    auto holder = fake_member::join(*limit, "holder", log);
-    auto first = fake_member::join(*limit, "first", log);
-    auto second = fake_member::join(*limit, "second", log);
-
-    REQUIRE(holder->ask(1) == 1);
-    CHECK(first->ask(1, 10) == 0);
-    CHECK(second->ask(1, 20) == 0);
+    full_limit s(1);
     // Told, the member takes its unit at once: this calls the limit again, which would deadlock
     // (or abort) if the limit still held its mutex.
-    first->when_granted = [&] { CHECK(first->ask(1, 30) == 1); };
+    s.a->when_granted = [&] { CHECK(s.a->ask(1, 30) == 1); };
 
-    holder->close_lent();
-    CHECK(log == call_log{"granted first"});
-    CHECK(first->lent == 1);
-    CHECK(first->account->held() == 1);
-    CHECK(limit->in_use() == 1);
-    CHECK(second->granted == 0);
+    s.holder->close_lent();
+    CHECK(s.log == call_log{"granted a"});
+    CHECK(s.a->lent == 1);
+    CHECK(s.a->account->held() == 1);
+    CHECK(s.limit->in_use() == 1);
+    CHECK(s.b->granted == 0);
 
-    first->close_lent();
-    CHECK(log == call_log{"granted first", "granted second"});
-    CHECK(limit->in_use() == 1);  // banked for second, counted until it takes or gives it back
-    CHECK(second->ask(1, 40) == 1);
-    second->close_everything();
-    CHECK(limit->in_use() == 0);
+    s.a->close_lent();
+    CHECK(s.log == call_log{"granted a", "granted b"});
+    CHECK(s.limit->in_use() == 1);  // banked for b, counted until it takes or gives it back
+    CHECK(s.b->ask(1, 40) == 1);
+    s.b->close_everything();
+    CHECK(s.limit->in_use() == 0);
 }
 
 TEST_CASE("a pool that releases while it waits itself is granted its own unit", "[limit]")
@@ -230,14 +255,11 @@ TEST_CASE("a pool that releases while it waits itself is granted its own unit", 
 
 TEST_CASE("grants keep the order of asks across sibling limits under a shared parent", "[limit]")
 {
-    call_log log;
-    auto root = std::make_shared<connection_limit>(2);
-    auto left = std::make_shared<connection_limit>(2, root);
-    auto right = std::make_shared<connection_limit>(2, root);
-    auto hl = fake_member::join(*left, "hl", log);
-    auto hr = fake_member::join(*right, "hr", log);
-    auto wr = fake_member::join(*right, "wr", log);
-    auto wl = fake_member::join(*left, "wl", log);
+    two_children t(2, 2, 2);
+    auto hl = t.pool(*t.left, "hl");
+    auto hr = t.pool(*t.right, "hr");
+    auto wr = t.pool(*t.right, "wr");
+    auto wl = t.pool(*t.left, "wl");
 
     REQUIRE(hl->ask(1) == 1);
     REQUIRE(hr->ask(1) == 1);
@@ -245,27 +267,24 @@ TEST_CASE("grants keep the order of asks across sibling limits under a shared pa
     CHECK(wl->ask(1, 20) == 0);
     hl->close_lent();  // freed under the left child, granted to the right child's older waiter
     hr->close_lent();
-    CHECK(log == call_log{"granted wr", "granted wl"});
+    CHECK(t.log == call_log{"granted wr", "granted wl"});
 }
 
 TEST_CASE("a pool blocked by its own full child limit does not hold up one behind it that fits",
           "[limit]")
 {
-    call_log log;
-    auto root = std::make_shared<connection_limit>(4);
-    auto narrow = std::make_shared<connection_limit>(1, root);
-    auto wide = std::make_shared<connection_limit>(4, root);
-    auto in_narrow = fake_member::join(*narrow, "in_narrow", log);
-    auto in_wide = fake_member::join(*wide, "in_wide", log);
-    auto blocked = fake_member::join(*narrow, "blocked", log);
-    auto fits = fake_member::join(*wide, "fits", log);
+    two_children t(4, 1, 4);  // a narrow left child, a wide right one
+    auto in_narrow = t.pool(*t.left, "in_narrow");
+    auto in_wide = t.pool(*t.right, "in_wide");
+    auto blocked = t.pool(*t.left, "blocked");
+    auto fits = t.pool(*t.right, "fits");
 
     REQUIRE(in_narrow->ask(1) == 1);
     REQUIRE(in_wide->ask(3) == 3);
     CHECK(blocked->ask(1, 10) == 0);
     CHECK(fits->ask(1, 20) == 0);
     in_wide->close_lent();
-    CHECK(log == call_log{"granted fits"});
+    CHECK(t.log == call_log{"granted fits"});
     CHECK(fits->ask(1, 30) == 1);
 }
 
@@ -273,65 +292,42 @@ TEST_CASE("take(0) withdraws the demand; its banked units go to the next waiter,
           "deliver_grants",
           "[limit]")
 {
-    call_log log;
-    auto limit = std::make_shared<connection_limit>(1);
-    auto holder = fake_member::join(*limit, "holder", log);
-    auto a = fake_member::join(*limit, "a", log);
-    auto b = fake_member::join(*limit, "b", log);
-
-    REQUIRE(holder->ask(1) == 1);
-    CHECK(a->ask(1, 10) == 0);
-    CHECK(b->ask(1, 20) == 0);
-    holder->close_lent();
-    REQUIRE(log == call_log{"granted a"});
+    full_limit s(1);
+    s.holder->close_lent();
+    REQUIRE(s.log == call_log{"granted a"});
 
     // a gives up (its acquirer timed out) with its mutex held: nobody is called from take()...
-    CHECK(a->account->take(0, 30) == 0);
-    CHECK(log == call_log{"granted a"});
-    CHECK(limit->in_use() == 1);  // ...but the unit is b's already
+    CHECK(s.a->account->take(0, 30) == 0);
+    CHECK(s.log == call_log{"granted a"});
+    CHECK(s.limit->in_use() == 1);  // ...but the unit is b's already
     // ...and b is told once a has unlocked.
-    a->account->deliver_grants();
-    CHECK(log == call_log{"granted a", "granted b"});
-    a->account->deliver_grants();  // nothing more to tell
-    CHECK(b->granted == 1);
-    CHECK(b->ask(1, 40) == 1);
+    s.a->account->deliver_grants();
+    CHECK(s.log == call_log{"granted a", "granted b"});
+    s.a->account->deliver_grants();  // nothing more to tell
+    CHECK(s.b->granted == 1);
+    CHECK(s.b->ask(1, 40) == 1);
 }
 
 TEST_CASE("banked units beyond what a pool now wants are given back to the next waiter", "[limit]")
 {
-    call_log log;
-    auto limit = std::make_shared<connection_limit>(2);
-    auto holder = fake_member::join(*limit, "holder", log);
-    auto a = fake_member::join(*limit, "a", log);
-    auto b = fake_member::join(*limit, "b", log);
-
-    REQUIRE(holder->ask(2) == 2);
-    CHECK(a->ask(2, 10) == 0);
-    CHECK(b->ask(1, 20) == 0);
-    holder->close_lent(2);
-    REQUIRE(log == call_log{"granted a"});
-    CHECK(a->ask(1, 30) == 1);  // only one is still wanted
-    CHECK(a->account->held() == 1);
-    a->account->deliver_grants();
-    CHECK(log == call_log{"granted a", "granted b"});
-    CHECK(b->ask(1, 40) == 1);
-    CHECK(limit->in_use() == 2);
+    full_limit s(2, 2);
+    s.holder->close_lent(2);
+    REQUIRE(s.log == call_log{"granted a"});
+    CHECK(s.a->ask(1, 30) == 1);  // only one is still wanted
+    CHECK(s.a->account->held() == 1);
+    s.a->account->deliver_grants();
+    CHECK(s.log == call_log{"granted a", "granted b"});
+    CHECK(s.b->ask(1, 40) == 1);
+    CHECK(s.limit->in_use() == 2);
 }
 
 TEST_CASE("a pool's account leaving gives its banked units to the next waiter at once", "[limit]")
 {
-    call_log log;
-    auto limit = std::make_shared<connection_limit>(1);
-    auto holder = fake_member::join(*limit, "holder", log);
-    auto a = fake_member::join(*limit, "a", log);
-    auto b = fake_member::join(*limit, "b", log);
-    REQUIRE(holder->ask(1) == 1);
-    CHECK(a->ask(1, 10) == 0);
-    CHECK(b->ask(1, 20) == 0);
-    holder->close_lent();
-    a->account.reset();
-    CHECK(log == call_log{"granted a", "granted b"});
-    CHECK(limit->in_use() == 1);
+    full_limit s(1);
+    s.holder->close_lent();
+    s.a->account.reset();
+    CHECK(s.log == call_log{"granted a", "granted b"});
+    CHECK(s.limit->in_use() == 1);
 }
 
 // ----------------------------------------------------------------------------------- make_room
@@ -372,13 +368,10 @@ TEST_CASE("make_room asks only pools under the limit that blocks, not those of a
           "subtree",
           "[limit]")
 {
-    call_log log;
-    auto root = std::make_shared<connection_limit>(10);
-    auto left = std::make_shared<connection_limit>(2, root);
-    auto right = std::make_shared<connection_limit>(5, root);
-    auto in_left = fake_member::join(*left, "in_left", log);
-    auto in_right = fake_member::join(*right, "in_right", log);
-    auto waiter = fake_member::join(*left, "waiter", log);
+    two_children t(10, 2, 5);
+    auto in_left = t.pool(*t.left, "in_left");
+    auto in_right = t.pool(*t.right, "in_right");
+    auto waiter = t.pool(*t.left, "waiter");
 
     REQUIRE(in_right->ask(1) == 1);
     in_right->park(5);  // older, but under the other child: closing it would not help
@@ -387,19 +380,16 @@ TEST_CASE("make_room asks only pools under the limit that blocks, not those of a
     CHECK(waiter->ask(1, 100) == 0);  // blocked by the left child
 
     CHECK(waiter->account->make_room());
-    CHECK(log == call_log{"close in_left@20 above min", "granted waiter"});
+    CHECK(t.log == call_log{"close in_left@20 above min", "granted waiter"});
     CHECK(in_right->idle.size() == 1);
 }
 
 TEST_CASE("make_room reaches sibling subtrees when the parent is what blocks", "[limit]")
 {
-    call_log log;
-    auto root = std::make_shared<connection_limit>(3);
-    auto left = std::make_shared<connection_limit>(3, root);
-    auto right = std::make_shared<connection_limit>(3, root);
-    auto in_left = fake_member::join(*left, "in_left", log);
-    auto in_right = fake_member::join(*right, "in_right", log);
-    auto waiter = fake_member::join(*left, "waiter", log);
+    two_children t(3, 3, 3);
+    auto in_left = t.pool(*t.left, "in_left");
+    auto in_right = t.pool(*t.right, "in_right");
+    auto waiter = t.pool(*t.left, "waiter");
 
     REQUIRE(in_left->ask(1) == 1);
     in_left->park(20);
@@ -408,7 +398,7 @@ TEST_CASE("make_room reaches sibling subtrees when the parent is what blocks", "
     CHECK(waiter->ask(1, 100) == 0);  // the root is full, the left child is not
 
     CHECK(waiter->account->make_room());
-    CHECK(log == call_log{"close in_right@5 above min", "granted waiter"});
+    CHECK(t.log == call_log{"close in_right@5 above min", "granted waiter"});
 }
 
 TEST_CASE("make_room closes nothing when no other pool has an idle connection above min_size",
@@ -434,19 +424,15 @@ TEST_CASE("make_room closes nothing when no other pool has an idle connection ab
 
 // ----------------------------------------------------------------------------------- set_max
 
-TEST_CASE("raising the max grants to the waiting pools at once", "[limit]")
+TEST_CASE("raising the max grants to the waiting pools at once, telling them after unlocking",
+          "[limit]")
 {
-    call_log log;
-    auto limit = std::make_shared<connection_limit>(1);
-    auto holder = fake_member::join(*limit, "holder", log);
-    auto a = fake_member::join(*limit, "a", log);
-    auto b = fake_member::join(*limit, "b", log);
-    REQUIRE(holder->ask(1) == 1);
-    CHECK(a->ask(1, 10) == 0);
-    CHECK(b->ask(1, 20) == 0);
-    limit->set_max(3);
-    CHECK(log == call_log{"granted a", "granted b"});
-    CHECK(limit->in_use() == 3);
+    full_limit s(1);
+    s.a->when_granted = [&] { CHECK(s.a->ask(1, 30) == 1); };  // calls the limit again
+    s.limit->set_max(3);
+    CHECK(s.log == call_log{"granted a", "granted b"});
+    CHECK(s.a->lent == 1);
+    CHECK(s.limit->in_use() == 3);
 }
 
 TEST_CASE("lowering the max closes idle connections least recently used first across pools, "
@@ -501,35 +487,29 @@ TEST_CASE("lowering the max below the lent connections: over_max until they come
 
 TEST_CASE("lowering a child limit leaves pools under its siblings alone", "[limit]")
 {
-    call_log log;
-    auto root = std::make_shared<connection_limit>(10);
-    auto left = std::make_shared<connection_limit>(5, root);
-    auto right = std::make_shared<connection_limit>(5, root);
-    auto a = fake_member::join(*left, "a", log);
-    auto b = fake_member::join(*right, "b", log);
+    two_children t(10, 5, 5);
+    auto a = t.pool(*t.left, "a");
+    auto b = t.pool(*t.right, "b");
     REQUIRE(a->ask(3) == 3);
     a->park(30);
     REQUIRE(b->ask(3) == 3);
     b->park(1);
 
-    left->set_max(1);
-    CHECK(log == call_log{"close a@30"});
+    t.left->set_max(1);
+    CHECK(t.log == call_log{"close a@30"});
     CHECK(a->account->over_max());
     CHECK_FALSE(b->account->over_max());
-    CHECK(root->in_use() == 5);
+    CHECK(t.root->in_use() == 5);
 }
 
 // ----------------------------------------------------------------------------------- fairness
 
 TEST_CASE("others_waiting_before tells a returning pool that another pool asked earlier", "[limit]")
 {
-    call_log log;
-    auto root = std::make_shared<connection_limit>(2);
-    auto left = std::make_shared<connection_limit>(2, root);
-    auto right = std::make_shared<connection_limit>(1, root);
-    auto busy = fake_member::join(*left, "busy", log);
-    auto starved = fake_member::join(*right, "starved", log);
-    auto holder = fake_member::join(*right, "holder", log);
+    two_children t(2, 2, 1);
+    auto busy = t.pool(*t.left, "busy");
+    auto starved = t.pool(*t.right, "starved");
+    auto holder = t.pool(*t.right, "holder");
 
     REQUIRE(busy->ask(2) == 2);
     CHECK_FALSE(busy->account->others_waiting_before(INT64_MAX));  // nobody waits
@@ -542,7 +522,7 @@ TEST_CASE("others_waiting_before tells a returning pool that another pool asked 
 
     // Once the right child is full too, a unit of busy's would not help starved.
     busy->close_lent();
-    REQUIRE(log == call_log{"granted starved"});
+    REQUIRE(t.log == call_log{"granted starved"});
     CHECK(starved->ask(1, 110) == 1);
     CHECK(holder->ask(1, 130) == 0);  // blocked by the right child (and the root)
     CHECK_FALSE(busy->account->others_waiting_before(INT64_MAX));
