@@ -6,6 +6,7 @@
 /// Everything connpool offers.
 
 #include <connpool/blocking_factory.hpp>
+#include <connpool/connection_limit.hpp>
 #include <connpool/coro_factory.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
