@@ -8,8 +8,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace connpool {
+
+class connection_limit;
 
 /// Configuration of a pool. An aggregate: designated initialisers work,
 /// e.g. `pool_options{.min_size = 2, .max_size = 8}`.
@@ -66,6 +69,11 @@ struct pool_options {
 
     /// A lease held longer than this is counted in pool_stats::leaks_suspected. 0 = off.
     std::chrono::milliseconds leak_threshold{0};
+
+    /// A cap on connections this pool shares with other pools (and, through its parents, with
+    /// more): every connection of the pool, from the start of its connect until its destructor
+    /// has returned, counts against it. Null = no shared cap. See connection_limit.
+    std::shared_ptr<connection_limit> limit{};
 };
 
 }  // namespace connpool

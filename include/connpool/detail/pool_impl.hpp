@@ -23,6 +23,7 @@
 //   enqueue: waiters_count_ += 1;                       then pop, and scan the slots for `cached`
 // so either the returner takes its connection back and offers it, or the waiter steals it.
 
+#include <connpool/connection_limit.hpp>
 #include <connpool/detail/acquire/async_acquire_op.hpp>
 #include <connpool/detail/acquire/blocking_acquire.hpp>
 #include <connpool/detail/core/idle_policy.hpp>
@@ -40,6 +41,8 @@
 #include <connpool/detail/io/housekeeping.hpp>
 #include <connpool/detail/io/maintenance.hpp>
 #include <connpool/detail/io/shutdown.hpp>
+#include <connpool/detail/limit/limit_account.hpp>
+#include <connpool/detail/limit/limit_member.hpp>
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/detail/waiters/waiter_exits.hpp>
 #include <connpool/detail/waiters/waiter_queue.hpp>
@@ -69,6 +72,7 @@ namespace connpool::detail {
 
 template <class Connection, class Factory, class Clock>
 class pool_impl final : public lease_owner<Connection>,
+                        public limit_member,
                         public std::enable_shared_from_this<pool_impl<Connection, Factory, Clock>>,
                         public pool_executors,
                         public blocking_acquire<Connection, Factory, Clock>,
@@ -120,6 +124,8 @@ public:
     {
         std::shared_ptr<pool_impl> p(new pool_impl(std::move(ex), std::move(factory), opts),
                                      [](pool_impl* self) { self->on_owners_gone(); });
+        if (opts.limit)  // before any connect: every connection counts from its connect on
+            p->account_ = opts.limit->join(std::weak_ptr<limit_member>(p));
         p->replan();  // pre-warm min_size
         p->start_housekeeping();
         return p;
@@ -180,7 +186,7 @@ public:
 
     void return_slot(slot_type& s, bool broken) noexcept override
     {
-        if (above_max_.load(std::memory_order_relaxed) && surplus_on_return()) [[unlikely]]
+        if (surplus_check_due() && surplus_on_return()) [[unlikely]]
             return discard(s, destroy_cause::surplus);
         time_point now{};  // read once, for the judgement and the stamps; not for a broken one
         const return_verdict v = judge_return(
@@ -446,6 +452,7 @@ public:
     void free_slot(slot_type& s) noexcept
     {
         std::shared_ptr<pool_impl> self;
+        std::shared_ptr<limit_account> account;  // outlives `this` if need be (see above)
         std::uint32_t connects = nil_index;
         typename shutdown<Connection, Factory, Clock>::close_handler_list done;
         executor_type done_ex;
@@ -456,6 +463,7 @@ public:
             s.next_free = state_.free_head;
             state_.free_head = s.index;
             --state_.size;
+            account = account_;
             if (!closed_.load(std::memory_order_relaxed) && (self = this->weak_from_this().lock()))
                 connects = this->plan_connects_locked(Clock::now());
             done = this->take_close_handlers_locked();
@@ -463,6 +471,8 @@ public:
                 done_ex = ex_;
             orphan_done = state_.orphaned && state_.size == 0;
         }
+        if (account)  // the unit goes to the limit's next waiter (this pool's own plan came first)
+            account->release(1);
         if (self)
             this->launch_connects(connects);
         this->complete_close(std::move(done), done_ex);
@@ -500,15 +510,71 @@ public:
         return closed;
     }
 
-    // A connection coming back while the pool is above its max_size (resize lowered it) is
-    // closed instead of kept. Clears the hint once the pool is back under its max.
+    // Whether a connection coming back may have to be closed as surplus (surplus_on_return
+    // decides): a relaxed load when the pool has no limit; with one, its lock-free checks.
+    bool surplus_check_due() const noexcept
+    {
+        return above_max_.load(std::memory_order_relaxed) ||
+               (account_ && (account_->over_max() || account_->others_waiting_before(INT64_MAX)));
+    }
+
+    // A connection coming back is closed instead of kept while the pool is above its max_size
+    // (resize lowered it), while a limit it counts against is above its max (set_max lowered
+    // it), or, above min_size, while another pool under its limit has waited for a unit longer
+    // than this pool's oldest waiter (design.md, "Shared limits": the freed unit goes to it).
     bool surplus_on_return() noexcept
     {
         std::lock_guard lk(mtx_);
         if (state_.size > state_.opts.max_size)
             return true;
         above_max_.store(false, std::memory_order_relaxed);
-        return false;
+        if (!account_)
+            return false;
+        if (account_->over_max())
+            return true;
+        const waiter_type* oldest = state_.waiters.front();
+        return state_.size > state_.opts.min_size &&
+               account_->others_waiting_before(oldest ? limit_ns(times::at(oldest->enqueued_at))
+                                                      : INT64_MAX);
+    }
+
+    // ------------------------------------------------------------------ as a limit's member
+    // (detail/limit/limit_member.hpp): called by the limit from any thread, with no lock held,
+    // while this pool's owners live.
+
+    // Units were banked for this pool: plan again, which takes them.
+    void on_units_granted() noexcept override { this->replan(); }
+
+    // The last use of the idle connection close_idle would close, if there is one.
+    std::optional<std::int64_t> idle_to_close(bool above_min_only) noexcept override
+    {
+        if (above_min_only) {
+            std::lock_guard lk(mtx_);
+            if (surplus_of(state_.size, state_.opts.min_size) == 0)
+                return std::nullopt;
+        }
+        std::optional<std::int64_t> oldest;
+        const std::uint32_t count = slots_.capacity();
+        for (std::uint32_t i = 0; i < count; ++i) {
+            const slot_type& s = slots_[i];
+            if (!s.is(slot_state::idle) && !s.is(slot_state::cached))
+                continue;
+            const std::int64_t used = limit_ns(times::last_used(s));
+            if (!oldest || used < *oldest)
+                oldest = used;
+        }
+        return oldest;
+    }
+
+    bool close_idle(bool above_min_only) noexcept override
+    {
+        return close_least_recently_used(1, above_min_only) == 1;
+    }
+
+    // A time as the limit compares them across pools: nanoseconds of the clock's epoch.
+    static std::int64_t limit_ns(time_point t) noexcept
+    {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
     }
 
     // The part of why_unusable that asks the factory nothing: the pool is closed, or clear()
@@ -615,6 +681,8 @@ private:
 
     const pool_options opts_;
     Factory factory_;
+    // This pool's account at opts_.limit (null without a limit): set by create(), then const.
+    std::shared_ptr<limit_account> account_;
     stable_array<slot_type> slots_;  // grows with max_size, never moves (see stable_array.hpp)
     idle_set<Connection> idle_;
     bounded_calls<Clock> calls_;  // strand only
@@ -623,7 +691,8 @@ private:
     alignas(64) std::atomic<std::size_t> waiters_count_{0};
     std::atomic<bool> closed_{false};
     std::atomic<std::uint64_t> generation_{0};
-    std::atomic<bool> above_max_{false};  // resize() lowered max_size below size: see return_slot
+    std::atomic<bool> above_max_{false};    // resize() lowered max_size below size: see return_slot
+    std::atomic<bool> room_wanted_{false};  // the limit left a connect waiting: see launch_connects
 
     pool_counters counters_;
 

@@ -206,16 +206,26 @@ TEST_CASE("a waiter gets no more than it misses, and the rest goes to the next",
     CHECK(fifo_of(s.l) == std::vector<const limit_entry*>{&s.b});
 }
 
-TEST_CASE("a waiter that asks again keeps its place from its first unanswered ask",
-          "[limit][ledger]")
+TEST_CASE("a waiter's place is the age of its oldest unmet demand", "[limit][ledger]")
 {
     full_limit s(1);
-    CHECK(s.l.take(s.a, 2, 30) == 0);  // asks again, for more
+    CHECK(s.l.take(s.a, 2, 10) == 0);  // asks again, for more, for the same oldest demand
     CHECK(s.a.asked_ns == 10);
     CHECK(s.a.missing == 2);
     CHECK(fifo_of(s.l) == std::vector<const limit_entry*>{&s.a, &s.b});
 
-    // Answered in full, it leaves the FIFO; its next ask is a new one, at the back.
+    // Its oldest demand was met elsewhere (a pool served its oldest waiter itself): its next
+    // oldest arrived at 30, after b's, so it goes behind b.
+    CHECK(s.l.take(s.a, 1, 30) == 0);
+    CHECK(s.a.asked_ns == 30);
+    CHECK(fifo_of(s.l) == std::vector<const limit_entry*>{&s.b, &s.a});
+
+    // An older demand (say, a waiter that queued at 5 while its pool was backing off) goes
+    // before b again.
+    CHECK(s.l.take(s.a, 1, 5) == 0);
+    CHECK(fifo_of(s.l) == std::vector<const limit_entry*>{&s.a, &s.b});
+
+    // Answered in full, it leaves the FIFO; a new ask is placed by its own age.
     s.l.release(s.holder, 1);
     CHECK(grant_all(s.l) == std::vector<grant>{{&s.a, 1}});
     CHECK(s.l.take(s.a, 1, 40) == 1);

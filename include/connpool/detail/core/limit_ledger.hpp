@@ -31,6 +31,7 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <span>
 
@@ -67,7 +68,7 @@ struct limit_entry {
     std::size_t held = 0;       // taken by the member; it owes a release for each
     std::size_t banked = 0;     // granted while it waited, counted in in_use, not yet taken
     std::size_t missing = 0;    // units it waits for; in the FIFO iff nonzero
-    std::int64_t asked_ns = 0;  // while it waits: when its oldest unanswered ask was made
+    std::int64_t asked_ns = 0;  // while it waits: since when its oldest unmet demand waits
 
     bool waiting() const noexcept { return missing != 0; }
 
@@ -157,10 +158,13 @@ public:
 
     // Takes up to `wanted` units for `e`: banked ones first, then room along its chain. Returns
     // how many it took (now held). Banked units beyond `wanted` are given back. If it took fewer,
-    // `e` waits for the rest, in the FIFO place of its first unanswered ask (`now_ns` if this is
-    // one). take(e, 0) withdraws its demand and gives its banked units back. Units given back go
-    // to the waiters at the next grant_waiters.
-    std::size_t take(limit_entry& e, std::size_t wanted, std::int64_t now_ns) noexcept
+    // `e` waits for the rest, in the FIFO place of `since_ns`: since when its oldest unmet
+    // demand has waited (a pool passes its oldest waiter's arrival, or now when only its
+    // min_size wants a connect). A later since_ns moves it back: the demand that waited longest
+    // was met meanwhile (its oldest waiter was served inside the pool), and a pool must not keep
+    // the place of an acquirer that is gone. take(e, 0) withdraws its demand and gives its banked
+    // units back. Units given back go to the waiters at the next grant_waiters.
+    std::size_t take(limit_entry& e, std::size_t wanted, std::int64_t since_ns) noexcept
     {
         if (wanted == 0) {
             withdraw(e);
@@ -180,14 +184,25 @@ public:
         e.held += got;
 
         const std::size_t missing = wanted - got;
-        if (missing != 0 && !e.waiting()) {
-            e.asked_ns = now_ns;
-            fifo_.push_back(e);
+        if (missing != 0 && (!e.waiting() || e.asked_ns != since_ns)) {
+            if (e.waiting())
+                fifo_.erase(fifo_.iterator_to(e));
+            e.asked_ns = since_ns;
+            queue_in_order(e);
         } else if (missing == 0 && e.waiting()) {
             fifo_.erase(fifo_.iterator_to(e));
         }
         e.missing = missing;
         return got;
+    }
+
+    // Into the FIFO after every waiter that has waited as long or longer (ties: arrival order).
+    void queue_in_order(limit_entry& e) noexcept
+    {
+        auto pos = fifo_.end();
+        while (pos != fifo_.begin() && std::prev(pos)->asked_ns > e.asked_ns)
+            --pos;
+        fifo_.insert(pos, e);
     }
 
     // `n` connections counted by `e` are gone: their units are freed along its chain (they go to

@@ -49,8 +49,22 @@ public:
         const connect_plan plan = st.plan(p.closed_.load(std::memory_order_relaxed), now, refused);
         if (plan.retry)
             request_retry_locked();
+        std::size_t connects = plan.connects;
+        if (p.account_) {
+            // Every connect needs a unit of the pool's limit (and its ancestors). What is
+            // missing is asked for: the pool waits in the limit's FIFO, and launch_connects asks
+            // the limit to make room (close another pool's idle surplus) once mtx_ is released.
+            // Its place in the limit's FIFO: the arrival of its oldest waiter (or now, for
+            // min_size alone), so that units go to the demand that has waited longest.
+            const auto* oldest = st.waiters.front();
+            const std::size_t granted = p.account_->take(
+                connects, pool_type::limit_ns(oldest ? times::at(oldest->enqueued_at) : now));
+            if (granted < connects)
+                p.room_wanted_.store(true, std::memory_order_relaxed);
+            connects = granted;
+        }
         std::uint32_t chain = nil_index;
-        for (std::size_t n = plan.connects; n > 0 && st.free_head != nil_index; --n) {
+        for (std::size_t n = connects; n > 0 && st.free_head != nil_index; --n) {
             slot_type& s = p.slots_[st.free_head];
             st.free_head = s.next_free;
             ++st.size;
@@ -63,8 +77,15 @@ public:
         return chain;
     }
 
+    // After plan_connects_locked, with the pool's mutex released.
     void launch_connects(std::uint32_t chain) noexcept
     {
+        if (auto& account = pool().account_) {
+            account->deliver_grants();  // units take() gave back, now banked for other pools
+            // Relaxed: a hint set under the mutex we held; a missed one is set again next plan.
+            if (pool().room_wanted_.exchange(false, std::memory_order_relaxed))
+                account->make_room();
+        }
         if (chain == nil_index)
             return;
         auto self = pool().shared_from_this();

@@ -9,6 +9,7 @@
 #include <connpool/detail/core/idle_policy.hpp>
 #include <connpool/detail/idle/slot.hpp>
 #include <connpool/detail/io/executors.hpp>
+#include <connpool/detail/limit/limit_account.hpp>
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/error.hpp>
 
@@ -49,7 +50,11 @@ public:
         {
             std::lock_guard lk(p.mtx_);
             failed = p.fail_waiters_locked(errc::pool_closed);
+            if (p.account_)
+                p.account_->take(0, 0);  // a closed pool waits for no unit of its limit
         }
+        if (p.account_)
+            p.account_->deliver_grants();
         p.notify_all(failed);
         p.drain_idle();
         if (auto self = p.weak_from_this().lock()) {
@@ -123,6 +128,8 @@ public:
             }
             sl->set(slot_state::free);
         }
+        // A copy: once orphaned, the pool may be deleted by the last returning lease at any time.
+        const std::shared_ptr<limit_account> account = p.account_;
         bool last;
         {
             std::lock_guard lk(p.mtx_);
@@ -130,6 +137,8 @@ public:
             last = p.state_.size == 0;
             p.state_.orphaned = !last;
         }
+        if (account && !abandoned.empty())  // their units go back to the limit
+            account->release(abandoned.size());
         if (last)
             delete &p;
     }

@@ -39,15 +39,16 @@ public:
     // room in the leaf and every ancestor. Returns how many were taken (each counted now in
     // in_use() of the leaf and every ancestor; the member owes a release(1) for each when the
     // connection it opened with it is gone, or at once if it does not use it).
-    // If fewer than `wanted`: the member is (or stays) queued for the rest, keeping its place in
-    // the FIFO from its first unanswered ask (`now_ns`: when it asked, member clock ns).
+    // If fewer than `wanted`: the member is (or stays) queued for the rest, in the FIFO place of
+    // `since_ns` (member clock ns): since when its oldest unmet demand has waited; see
+    // limit_ledger::take.
     // take(0) withdraws the member's demand and gives banked units back (they go to the next
     // waiters). Never grants more than the member's wanted; surplus banked units are given back.
     // Units given back here are granted to waiters at once, but their members are told only by
     // deliver_grants() (or the next release): call it after unlocking.
-    std::size_t take(std::size_t wanted, std::int64_t now_ns) noexcept
+    std::size_t take(std::size_t wanted, std::int64_t since_ns) noexcept
     {
-        return tree().take(entry_, wanted, now_ns);
+        return tree().take(entry_, wanted, since_ns);
     }
 
     // Without the member's mutex: tells the members for whom units were banked by take() (of any

@@ -101,10 +101,10 @@ public:
     // With the member's mutex held, so it calls nobody: units it gives back (take(0), surplus)
     // are granted to waiters now, and their members are told by the next deliver() (the caller's
     // limit_account::deliver_grants() once it has unlocked, or any release).
-    std::size_t take(account_entry& e, std::size_t wanted, std::int64_t now_ns) noexcept
+    std::size_t take(account_entry& e, std::size_t wanted, std::int64_t since_ns) noexcept
     {
         std::lock_guard lock(mutex_);
-        const std::size_t got = ledger_.take(e, wanted, now_ns);
+        const std::size_t got = ledger_.take(e, wanted, since_ns);
         e.held_seen.store(e.held, std::memory_order_relaxed);  // a mirror (see its declaration)
         settle_locked();
         return got;

@@ -103,6 +103,7 @@ public:
 
     bool empty() const noexcept { return head_ == nullptr; }
     std::size_t size() const noexcept { return size_; }
+    const waiter_type* front() const noexcept { return head_; }
 
     void push_back(waiter_type& w) noexcept
     {
