@@ -45,8 +45,8 @@ struct limit_node_state : limit_node {
     // taken under the mutex on the ledger's own values; the mirrors only let a reader look.
     // Release stores, acquire loads: a reader that saw a count also sees everything done before it
     // was stored, so the max it reads next is the one in force when that count was made or a later
-    // one (a monitor comparing in_use() with max() sees no excess that never was; the stress test
-    // relies on it). Both are plain moves on x86.
+    // one. The stress test relies on it to read consistent (max, in_use) pairs, bracketing them
+    // with a sequence number of its own set_max calls. Both are plain moves on x86.
     std::atomic<std::size_t> in_use_seen{0};
     std::atomic<std::size_t> max_seen;
 
@@ -63,7 +63,8 @@ struct account_entry : limit_entry {
     const std::weak_ptr<limit_member> member;  // never called once its owner is gone
 
     // Mirror of `held` for limit_account::held(): stored under the tree's mutex after each change,
-    // loaded without it. Relaxed, for the reason given for limit_node_state's mirrors.
+    // loaded without it. Relaxed: a count for its member to look at (which changes it itself,
+    // through take and release); nothing is published through it and no decision reads it.
     std::atomic<std::size_t> held_seen{0};
 
     // Linked while units were banked for it and its member has not been told yet.
