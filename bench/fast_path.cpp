@@ -5,6 +5,9 @@
 //                            on one head (ops_per_s counts pairs of all threads together)
 //   try_acquire/connpool     try_acquire() + release of an idle connection, one thread;
 //                            vs_floor = its ops_per_s / the one-thread floor's
+//   try_acquire/limited      the same, the pool under a connection_limit shared with another
+//                            pool (room to spare: nobody waits); vs_unlimited = its ops_per_s /
+//                            try_acquire/connpool's (the budget: at least 1 / 1.3)
 
 #include "register.hpp"
 #include "support/connpool_adapter.hpp"
@@ -58,9 +61,9 @@ void floor_pop_push(benchmark::State& state)
     }
 }
 
-void try_acquire_release(benchmark::State& state)
+// try_acquire() + release in a loop; ops/s of the loop.
+double run_try_acquire(benchmark::State& state, connpool_blocking& pool)
 {
-    connpool_blocking pool(1);
     auto it = state.begin();
     const auto last = state.end();
     const auto start = steady::now();
@@ -76,8 +79,25 @@ void try_acquire_release(benchmark::State& state)
     const double ops_per_s = static_cast<double>(state.iterations()) / seconds_between(start, end);
     state.SetItemsProcessed(state.iterations());
     state.counters["ops_per_s"] = ops_per_s;
+    return ops_per_s;
+}
+
+void try_acquire_release(benchmark::State& state)
+{
+    connpool_blocking pool(1);
+    const double ops_per_s = run_try_acquire(state, pool);
     rates().record("try_acquire/connpool", state.iterations(), ops_per_s);
     set_ratio(state, "vs_floor", "floor/threads:1", ops_per_s);
+}
+
+void try_acquire_release_limited(benchmark::State& state)
+{
+    auto limit = std::make_shared<connpool::connection_limit>(64);
+    connpool_blocking other(1, limit);  // a second pool under the same limit, idle
+    connpool_blocking pool(1, limit);
+    const double ops_per_s = run_try_acquire(state, pool);
+    rates().record("try_acquire/limited", state.iterations(), ops_per_s);
+    set_ratio(state, "vs_unlimited", "try_acquire/connpool", ops_per_s);
 }
 
 }  // namespace
@@ -89,6 +109,7 @@ void register_fast_path()
         ->Threads(2)
         ->UseRealTime();
     benchmark::RegisterBenchmark("try_acquire/connpool", try_acquire_release)->UseRealTime();
+    benchmark::RegisterBenchmark("try_acquire/limited", try_acquire_release_limited)->UseRealTime();
 }
 
 }  // namespace connpool_bench

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -67,11 +68,15 @@ public:
     using lease = bench_pool::handle_type;
     static constexpr const char* name = "connpool";
 
-    explicit connpool_blocking(std::size_t connections)
+    // `limit`: a connection_limit the pool shares (none by default).
+    explicit connpool_blocking(std::size_t connections,
+                               std::shared_ptr<connpool::connection_limit> limit = nullptr)
         : guard_(asio::make_work_guard(ctx_)), runner_([this] { ctx_.run(); })
     {
         pool_.emplace(ctx_.get_executor(), fake_factory{},
-                      connpool::pool_options{.min_size = connections, .max_size = connections});
+                      connpool::pool_options{.min_size = connections,
+                                             .max_size = connections,
+                                             .limit = std::move(limit)});
         wait_until_idle(*pool_, connections);
     }
 

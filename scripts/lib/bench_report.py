@@ -159,6 +159,10 @@ def budgets(runs, memory):
                   median(runs, "floor/treiber_pop_push@1", "ops_per_s"))
     rows.append(("`try_acquire` + release vs Treiber pop+push, 1 thread",
                  "within 2.5× (≥ 0.40×)", fmt_ratio(v), verdict(None if v is None else v >= 0.4)))
+    v = median(runs, "try_acquire/limited", "vs_unlimited")
+    rows.append(("`try_acquire` + release under a `connection_limit` vs without (issue 10)",
+                 "within 1.3× (≥ 0.77×)", fmt_ratio(v),
+                 verdict(None if v is None else v >= 1 / 1.3)))
     for (t, p, target) in ((1, 1, 1.5), (2, 2, 4.0), (16, 4, 4.5), (2, 1, 1.2)):
         key = f"blocking/{t}x{p}/w0"
         v = ratio(median(runs, f"{key}/connpool", "ops_per_s"),
@@ -323,7 +327,9 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
     rows = []
     for name, title in (("floor/treiber_pop_push@1", "Treiber pop + push, 1 thread"),
                         ("floor/treiber_pop_push@2", "Treiber pop + push, 2 threads"),
-                        ("try_acquire/connpool", "connpool `try_acquire` + release, 1 thread")):
+                        ("try_acquire/connpool", "connpool `try_acquire` + release, 1 thread"),
+                        ("try_acquire/limited",
+                         "the same, pool under a `connection_limit` shared with another pool")):
         ops = median(runs, name, "ops_per_s")
         floor = median(runs, "floor/treiber_pop_push@1", "ops_per_s")
         rows.append((title, fmt_rate(ops), fmt_ns(1e9 / ops) if ops else "–",

@@ -20,6 +20,8 @@
 #   CONNPOOL_PG_CONNINFO          the test role over TCP:   host=127.0.0.1 port=P dbname=connpool user=connpool password=...
 #   CONNPOOL_PGBOUNCER_CONNINFO   the same through PgBouncer (transaction pool mode)
 #   CONNPOOL_PG_ADMIN_CONNINFO    the superuser over the Unix socket (pg_stat_activity, pg_terminate_backend)
+#   CONNPOOL_PG_SERVER_CONNINFO   host, port and password only: add dbname=connpool|connpool_b and
+#                                 user=connpool|connpool_b (two roles, two databases)
 #   CONNPOOL_PG_CTL               a command: "$CONNPOOL_PG_CTL restart|stop|start" (scripts/lib/pg-ctl.sh)
 #   CONNPOOL_PG_DIR, CONNPOOL_PG_DATA, CONNPOOL_PG_BIN, CONNPOOL_PG_PORT, CONNPOOL_PGBOUNCER_PORT
 #
@@ -128,6 +130,8 @@ EOF
         -d postgres >/dev/null <<EOF
 CREATE ROLE connpool LOGIN PASSWORD '$password';
 CREATE DATABASE connpool OWNER connpool;
+CREATE ROLE connpool_b LOGIN PASSWORD '$password';
+CREATE DATABASE connpool_b OWNER connpool_b;
 EOF
 
     # PgBouncer: transaction pooling; it logs in to the server with the plaintext password of
@@ -169,6 +173,9 @@ EOF
     export CONNPOOL_PG_CONNINFO="host=127.0.0.1 port=$port dbname=connpool user=connpool password=$password"
     export CONNPOOL_PGBOUNCER_CONNINFO="host=127.0.0.1 port=$bport dbname=connpool user=connpool password=$password"
     export CONNPOOL_PG_ADMIN_CONNINFO="host=$dir port=$port dbname=postgres user=postgres"
+    # A second role and database (several pools of one process, one per configuration): append
+    # "dbname=... user=..." to it; both roles may connect to both databases.
+    export CONNPOOL_PG_SERVER_CONNINFO="host=127.0.0.1 port=$port password=$password"
     export CONNPOOL_PG_CTL="$connpool_pg_lib_dir/pg-ctl.sh"
 }
 

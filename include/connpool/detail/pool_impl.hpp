@@ -266,11 +266,24 @@ public:
     // What the parts call. Every function here is safe from any thread; none is called with
     // mtx_ held unless its name ends in _locked.
 
+    // What enqueue did: queued the waiter (then call serve_from_idle), and whether it left the
+    // sizing decision to serve_from_idle.
+    struct enqueued {
+        bool queued = false;
+        bool plan_deferred = false;
+        explicit operator bool() const noexcept { return queued; }
+    };
+
     // Queues `w`, or refuses it with its result set (see core/waiting.hpp's admit). Only a
     // queued waiter, or one refused for max_waiters (the demand is real: with max_waiters 0 no
     // acquire ever waits, and connects must still open on demand), starts connects.
-    bool enqueue(waiter_type& w, time_point now, bool expired = false)
+    // A waiter queued while the idle stack holds a connection plans no connect here: that
+    // connection is about to serve it (serve_from_idle), or to be validated (then it counts as
+    // on its way); counting the waiter as unserved would open a connection nobody needs.
+    // serve_from_idle plans once it has looked.
+    enqueued enqueue(waiter_type& w, time_point now, bool expired = false)
     {
+        bool plan_deferred = false;
         w.enqueued_at = times::ticks(now);
         std::uint32_t connects = nil_index;
         bool rearm = false;
@@ -312,21 +325,27 @@ public:
                 // seq_cst: acquire side of the no-lost-wake-up race (file comment): this
                 // increment precedes our pop in serve_from_idle, and pairs with offer's load.
                 waiters_count_.fetch_add(1, std::memory_order_seq_cst);
-                connects = this->plan_connects_locked(now);
+                plan_deferred = !idle_.stack_empty();
+                if (!plan_deferred)
+                    connects = this->plan_connects_locked(now);
                 break;
             }
         }
         if (rearm)
             this->request_arm();
         this->launch_connects(connects);
-        return verdict == admission::queue;
+        return {verdict == admission::queue, plan_deferred};
     }
 
     // After enqueueing: a connection that was pushed while we enqueued goes to the oldest waiter.
-    void serve_from_idle(time_point now) noexcept
+    // Then the sizing decision enqueue deferred, if it did (it sees a connection sent to
+    // validation as on its way).
+    void serve_from_idle(time_point now, bool plan_deferred) noexcept
     {
         if (slot_type* s = pop_ready(now))
             offer(*s, offer_check::validated);
+        if (plan_deferred)
+            this->replan();
     }
 
     // Offers a ready connection: to the oldest waiter if there is one, else to the idle set.

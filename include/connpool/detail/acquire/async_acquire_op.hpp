@@ -96,8 +96,8 @@ struct async_acquire_op final : waiter<typename Pool::connection_type> {
         auto slot = boost::asio::get_associated_cancellation_slot(op->handler);
         if (slot.is_connected())
             slot.template emplace<cancel_handler>(op);
-        if (pl.enqueue(*op, now))
-            pl.serve_from_idle(now);
+        if (const auto q = pl.enqueue(*op, now))
+            pl.serve_from_idle(now, q.plan_deferred);
         else
             on_notify(op);  // refused (closed, too many waiters, expired): result already set
     }

@@ -108,8 +108,8 @@ public:
         sync_waiter w;
         const bool expired = timeout == std::chrono::milliseconds::zero() ||
                              (timed && std::chrono::steady_clock::now() >= deadline);
-        if (p.enqueue(w, now, expired)) {
-            p.serve_from_idle(now);
+        if (const auto q = p.enqueue(w, now, expired)) {
+            p.serve_from_idle(now, q.plan_deferred);
             const bool done = park_spin(w.ready) ||
                               (timed ? w.ready.wait_until(deadline) : (w.ready.wait(), true));
             if (!done) {

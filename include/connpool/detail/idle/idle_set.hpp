@@ -127,6 +127,9 @@ public:
         return steal();
     }
 
+    // Whether the shared stack is empty now (cached connections not counted): a hint.
+    bool stack_empty() const noexcept { return stack_.empty(); }
+
     // Onto the shared stack. seq_cst inside: the offerer's side of the no-lost-wake-up race.
     void push(slot_type& s) noexcept
     {

@@ -1,0 +1,169 @@
+// Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
+// Several pools of one process against one real PostgreSQL under one connection_limit (issue 10,
+// item 6): two databases and two roles, four pools, a limit below the server's max_connections.
+// pg_stat_activity, sampled all along by a monitor session, never shows more backends than the
+// limit; every query succeeds; the limit lowered at run time drains to the new value.
+
+#include "pg_support.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace connpool::test::pg;
+namespace postgres = connpool::postgres;
+using connpool::connection_limit;
+using connpool::error_code;
+using pg_pool = postgres::pool<>;
+
+namespace {
+
+// The four configurations: (database, role), each pool's backends tagged by application_name.
+struct configuration {
+    const char* dbname;
+    const char* user;
+};
+constexpr configuration configurations[] = {
+    {"connpool", "connpool"},
+    {"connpool_b", "connpool_b"},
+    {"connpool_b", "connpool"},
+    {"connpool", "connpool_b"},
+};
+
+std::string conninfo_of(const configuration& c, const std::string& app)
+{
+    return required_env("CONNPOOL_PG_SERVER_CONNINFO") + " dbname=" + c.dbname + " user=" + c.user +
+           " application_name=" + app;
+}
+
+// Backends of this test (application names starting with `prefix`), as the server sees them.
+asio::awaitable<std::size_t> count_backends(postgres::connection& monitor,
+                                            const std::string& prefix)
+{
+    postgres::params args{prefix + "%"};
+    auto r = co_await monitor.async_query(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1", std::move(args),
+        asio::use_awaitable);
+    co_return std::stoul(std::string(r.value(0, 0)));
+}
+
+// Runs `queries` queries per worker, `workers` workers spread over the pools, each query checked.
+struct load {
+    load(std::vector<std::unique_ptr<pg_pool>>& p, int w, int q) : pools(p), workers(w), queries(q)
+    {
+    }
+
+    std::vector<std::unique_ptr<pg_pool>>& pools;
+    int workers;
+    int queries;
+    int succeeded = 0;
+    int remaining = 0;
+    std::string first_error;
+
+    asio::awaitable<void> worker(int id)
+    {
+        pg_pool& pool = *pools[static_cast<std::size_t>(id) % pools.size()];
+        for (int q = 0; q < queries; ++q) {
+            auto [ec, conn] = co_await pool.async_acquire(asio::as_tuple(asio::use_awaitable));
+            if (!ec) {
+                const std::string expected = std::to_string(id * queries + q);
+                postgres::params args{expected};
+                auto [qec, r] =
+                    co_await conn->async_query("SELECT $1::int, pg_sleep(0.001)", std::move(args),
+                                               asio::as_tuple(asio::use_awaitable));
+                ec = qec;
+                if (!ec && std::string(r.value(0, 0)) == expected)
+                    ++succeeded;
+            }
+            if (ec && first_error.empty())
+                first_error = ec.message();
+        }
+    }
+
+    void start(const asio::any_io_executor& ex)
+    {
+        remaining = workers;
+        for (int i = 0; i < workers; ++i)
+            asio::co_spawn(ex, worker(i), [this](std::exception_ptr) { --remaining; });
+    }
+};
+
+}  // namespace
+
+TEST_CASE("pools of two databases and two roles under one connection_limit: the server never "
+          "sees more backends than the limit, every query succeeds, and a lowered limit drains",
+          "[postgres][pool][limits]")
+{
+    asio::io_context ctx;
+    const std::string prefix = "connpool_it_limit_";
+    // The server allows 17 non-superuser connections; the process is given 6 of them.
+    auto limit = std::make_shared<connection_limit>(6);
+    std::vector<std::unique_ptr<pg_pool>> pools;
+    for (std::size_t i = 0; i < std::size(configurations); ++i) {
+        const std::string ci = conninfo_of(configurations[i], prefix + std::to_string(i));
+        pools.push_back(std::make_unique<pg_pool>(
+            ctx.get_executor(), postgres::factory(ctx.get_executor(), ci),
+            connpool::pool_options{.max_size = 8, .acquire_timeout = 60s, .limit = limit}));
+    }
+    std::size_t most_before = 0, most_after_drain = 0, samples_after = 0, polls = 0;
+    bool drained = false;
+
+    run(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            auto monitor = co_await postgres::connection::async_connect(
+                ex, required_env("CONNPOOL_PG_ADMIN_CONNINFO"), asio::use_awaitable);
+
+            // Phase 1: 32 workers over the four pools, limit 6.
+            load first{pools, 32, 15};
+            first.start(ex);
+            while (first.remaining > 0) {
+                most_before = std::max(most_before, co_await count_backends(monitor, prefix));
+                ++polls;
+                co_await pause(1ms);
+            }
+            INFO(first.first_error);
+            CHECK(first.succeeded == 32 * 15);
+
+            // Phase 2: under load again, the limit is lowered to 3. Lent connections above it
+            // close as they come back; once the server shows at most 3, it never shows more.
+            load second{pools, 32, 20};
+            second.start(ex);
+            co_await pause(20ms);
+            limit->set_max(3);
+            while (second.remaining > 0) {
+                const std::size_t n = co_await count_backends(monitor, prefix);
+                if (!drained && n <= 3 && limit->in_use() <= 3)
+                    drained = true;
+                else if (drained) {
+                    most_after_drain = std::max(most_after_drain, n);
+                    ++samples_after;
+                }
+                co_await pause(1ms);
+            }
+            INFO(second.first_error);
+            CHECK(second.succeeded == 32 * 20);
+            for (auto& p : pools)
+                co_await p->async_close(asio::use_awaitable);
+        }(),
+        120s);
+
+    CHECK(polls >= 5);
+    CHECK(most_before >= 1);  // the monitor saw the pools' backends (the filter works)
+    CHECK(most_before <= 6);
+    CHECK(drained);
+    CHECK(samples_after >= 5);
+    CHECK(most_after_drain <= 3);
+    CHECK(limit->in_use() == 0);
+    std::size_t created = 0, used = 0;
+    for (auto& p : pools) {
+        created += p->stats().created;
+        used += p->stats().created != 0;
+    }
+    CHECK(used == std::size(configurations));  // every configuration was served
+    CHECK(created >= 4);
+}
