@@ -124,8 +124,10 @@ public:
     {
         std::shared_ptr<pool_impl> p(new pool_impl(std::move(ex), std::move(factory), opts),
                                      [](pool_impl* self) { self->on_owners_gone(); });
-        if (opts.limit)  // before any connect: every connection counts from its connect on
+        if (opts.limit) {  // before any connect: every connection counts from its connect on
             p->account_ = opts.limit->join(std::weak_ptr<limit_member>(p));
+            p->limit_attention_ = &p->account_->attention();
+        }
         p->replan();  // pre-warm min_size
         p->start_housekeeping();
         return p;
@@ -530,11 +532,11 @@ public:
     }
 
     // Whether a connection coming back may have to be closed as surplus (surplus_on_return
-    // decides): a relaxed load when the pool has no limit; with one, its lock-free checks.
+    // decides): one relaxed load without a limit, two with one (its tree's attention word).
     bool surplus_check_due() const noexcept
     {
         return above_max_.load(std::memory_order_relaxed) ||
-               (account_ && (account_->over_max() || account_->others_waiting_before(INT64_MAX)));
+               (limit_attention_ && limit_attention_->load(std::memory_order_relaxed));
     }
 
     // A connection coming back is closed instead of kept while the pool is above its max_size
@@ -702,6 +704,7 @@ private:
     Factory factory_;
     // This pool's account at opts_.limit (null without a limit): set by create(), then const.
     std::shared_ptr<limit_account> account_;
+    const std::atomic<bool>* limit_attention_ = nullptr;  // account_->attention(), or null
     stable_array<slot_type> slots_;  // grows with max_size, never moves (see stable_array.hpp)
     idle_set<Connection> idle_;
     bounded_calls<Clock> calls_;  // strand only

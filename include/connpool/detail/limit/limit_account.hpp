@@ -8,6 +8,7 @@
 #include <connpool/detail/limit/limit_member.hpp>
 #include <connpool/detail/limit/limit_tree.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -82,6 +83,10 @@ public:
     // discards connections that come back instead of keeping them. One relaxed load when no
     // limit of the tree is over.
     bool over_max() const noexcept { return tree().over_max(entry_); }
+
+    // The tree's "anything to look at?" word: while it reads false, others_waiting_before and
+    // over_max would both say false. Lives as long as the account.
+    const std::atomic<bool>& attention() const noexcept { return tree().attention(); }
 
     // Units this account holds now (taken, not released; banked ones not included).
     std::size_t held() const noexcept

@@ -146,6 +146,11 @@ public:
         }
     }
 
+    // True while a member waits or a node is over its max: when false, others_waiting_before
+    // and over_max are both false. Members keep a pointer to it for their return path (one load,
+    // no pointer chase through the account).
+    const std::atomic<bool>& attention() const noexcept { return attention_seen_; }
+
     // Hot-ish (every return of a pool under a limit): one relaxed load while nobody waits.
     bool others_waiting_before(const account_entry& e, std::int64_t before_ns) const noexcept
     {
@@ -263,6 +268,8 @@ private:
         });
         waiting_seen_.store(ledger_.waiting(), std::memory_order_relaxed);
         over_seen_.store(ledger_.nodes_over(), std::memory_order_relaxed);
+        attention_seen_.store(ledger_.waiting() != 0 || ledger_.nodes_over() != 0,
+                              std::memory_order_relaxed);
         undelivered_seen_.store(undelivered_.size(), std::memory_order_relaxed);
     }
 
@@ -320,6 +327,9 @@ private:
     std::atomic<std::size_t> waiting_seen_{0};
     std::atomic<std::size_t> over_seen_{0};
     std::atomic<std::size_t> undelivered_seen_{0};
+    // waiting_seen_ || over_seen_, in one word: a pool's return path loads only this (see
+    // attention()); relaxed for the reasons given at others_waiting_before and over_max.
+    std::atomic<bool> attention_seen_{false};
 };
 
 }  // namespace connpool::detail
