@@ -11,7 +11,9 @@
 #include <boost/asio/error.hpp>
 
 #include <future>
+#include <memory>
 #include <thread>
+#include <utility>
 
 using namespace connpool::test;
 using namespace connpool::testing;
@@ -38,6 +40,19 @@ std::unique_ptr<typename Fixture::acquire_result> refuse_first_connect(Fixture& 
     auto first = f.start_acquire(3600s);
     REQUIRE(f.backend->connects_failed() == 1);
     return first;
+}
+
+// One connection lent, then a connect refused for a waiter: no outage, a connection is open.
+template <class Fixture>
+std::pair<typename Fixture::handle, std::unique_ptr<typename Fixture::acquire_result>>
+wait_beside_a_lent_connection(Fixture& f)
+{
+    auto held = f.acquire_now();
+    f.backend->set_connect(outcome::fail(refused()));
+    auto waiting = f.start_acquire(3600s);
+    REQUIRE(f.backend->connects_failed() == 1);
+    REQUIRE(!waiting->called());  // the lent connection can come back to it
+    return {std::move(held), std::move(waiting)};
 }
 
 }  // namespace
@@ -182,11 +197,7 @@ TEST_CASE_METHOD(F,
                  "[fail_fast]")
 {
     auto& p = make_pool(fail_fast_options());
-    auto held = acquire_now();
-    backend->set_connect(outcome::fail(refused()));
-    auto waiting = start_acquire(3600s);
-    REQUIRE(backend->connects_failed() == 1);
-    CHECK(!waiting->called());  // the lent connection can come back to it
+    auto [held, waiting] = wait_beside_a_lent_connection(*this);
     CHECK(p.stats().waiters == 1);
 
     held = handle{};
@@ -202,10 +213,7 @@ TEST_CASE_METHOD(F,
                  "[fail_fast]")
 {
     auto& p = make_pool(fail_fast_options());
-    auto held = acquire_now();
-    backend->set_connect(outcome::fail(refused()));
-    auto waiting = start_acquire(3600s);
-    REQUIRE(!waiting->called());
+    auto [held, waiting] = wait_beside_a_lent_connection(*this);
 
     held.invalidate();
     held = handle{};  // destroyed: nothing is open any more

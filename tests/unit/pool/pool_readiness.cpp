@@ -23,7 +23,19 @@ using boost::system::error_code;
 using connpool::errc;
 namespace asio = boost::asio;
 
-using F = fixture<>;
+namespace {
+
+// A pool whose connects stay in flight until the test completes them: its waits for readiness
+// stay pending meanwhile.
+struct F : fixture<> {
+    pool_type& make_unready_pool(connpool::pool_options opts = {.min_size = 1, .max_size = 1})
+    {
+        backend->set_connect(outcome::pending());
+        return make_pool(opts);
+    }
+};
+
+}  // namespace
 
 TEST_CASE_METHOD(F,
                  "with min_size 0 a wait for readiness completes at once, but not inside the "
@@ -42,8 +54,7 @@ TEST_CASE_METHOD(F,
 
 TEST_CASE_METHOD(F, "a wait for readiness completes once min_size connections are open", "[ready]")
 {
-    backend->set_connect(outcome::pending());
-    auto& p = make_pool({.min_size = 3, .max_size = 4, .max_concurrent_connects = 3});
+    auto& p = make_unready_pool({.min_size = 3, .max_size = 4, .max_concurrent_connects = 3});
     REQUIRE(backend->pending_connects() == 3);
     checked_ec r{must_complete};
     p.async_wait_ready(r.handler());
@@ -154,8 +165,7 @@ TEST_CASE_METHOD(F, "a wait for readiness outlasts a few refused connects within
 TEST_CASE_METHOD(F, "a wait for readiness reports acquire_timeout when no connect has failed",
                  "[ready][timeout]")
 {
-    backend->set_connect(outcome::pending());
-    auto& p = make_pool({.min_size = 1, .max_size = 1, .acquire_timeout = 1s});
+    auto& p = make_unready_pool({.min_size = 1, .max_size = 1, .acquire_timeout = 1s});
     checked_ec r{must_complete};
     p.async_wait_ready(r.handler());
     poll();
@@ -174,8 +184,7 @@ TEST_CASE_METHOD(F,
 {
     const auto type = GENERATE(asio::cancellation_type::terminal, asio::cancellation_type::partial,
                                asio::cancellation_type::total);
-    backend->set_connect(outcome::pending());
-    auto& p = make_pool({.min_size = 1, .max_size = 1, .acquire_timeout = 1s});
+    auto& p = make_unready_pool({.min_size = 1, .max_size = 1, .acquire_timeout = 1s});
     asio::cancellation_signal signal;
     checked_ec r{must_complete};
     p.async_wait_ready(asio::bind_cancellation_slot(signal.slot(), r.handler()));
@@ -197,8 +206,7 @@ TEST_CASE_METHOD(F,
 TEST_CASE_METHOD(F, "cancelling one wait for readiness leaves the others waiting",
                  "[ready][cancel]")
 {
-    backend->set_connect(outcome::pending());
-    auto& p = make_pool({.min_size = 1, .max_size = 1});
+    auto& p = make_unready_pool();
     asio::cancellation_signal signal;
     checked_ec cancelled{must_complete}, kept{must_complete};
     p.async_wait_ready(asio::bind_cancellation_slot(signal.slot(), cancelled.handler()));
@@ -231,8 +239,7 @@ TEST_CASE_METHOD(F, "cancelling a wait for readiness that has completed has no e
 
 TEST_CASE_METHOD(F, "any number of waits for readiness complete together", "[ready]")
 {
-    backend->set_connect(outcome::pending());
-    auto& p = make_pool({.min_size = 1, .max_size = 2});
+    auto& p = make_unready_pool({.min_size = 1, .max_size = 2});
     std::vector<std::unique_ptr<checked_ec>> waits;
     for (int i = 0; i < 5; ++i) {
         waits.push_back(std::make_unique<checked_ec>(must_complete));
@@ -254,8 +261,7 @@ TEST_CASE_METHOD(F,
                  "later wait too",
                  "[ready][close]")
 {
-    backend->set_connect(outcome::pending());
-    auto& p = make_pool({.min_size = 1, .max_size = 1});
+    auto& p = make_unready_pool();
     checked_ec before{must_complete};
     p.async_wait_ready(before.handler());
     poll();
@@ -274,8 +280,7 @@ TEST_CASE_METHOD(F,
 TEST_CASE_METHOD(F, "destroying the pool fails a wait for readiness with pool_closed",
                  "[ready][close]")
 {
-    backend->set_connect(outcome::pending());
-    auto& p = make_pool({.min_size = 1, .max_size = 1});
+    auto& p = make_unready_pool();
     checked_ec r{must_complete};
     p.async_wait_ready(r.handler());
     poll();
@@ -287,8 +292,7 @@ TEST_CASE_METHOD(F, "destroying the pool fails a wait for readiness with pool_cl
 TEST_CASE_METHOD(F, "a wait for readiness completes on its handler's associated executor",
                  "[ready]")
 {
-    backend->set_connect(outcome::pending());
-    auto& p = make_pool({.min_size = 1, .max_size = 1});
+    auto& p = make_unready_pool();
     asio::io_context other;
     checked_ec r{must_complete};
     p.async_wait_ready(asio::bind_executor(other.get_executor(), r.handler()));
@@ -299,6 +303,24 @@ TEST_CASE_METHOD(F, "a wait for readiness completes on its handler's associated 
     poll();
     CHECK(!r.called());  // posted to `other`, which nobody has run yet
     other.poll();
+    REQUIRE(r.called_once());
+    CHECK(!r.ec());
+}
+
+TEST_CASE_METHOD(F, "a resize that lowers min_size completes the waits for readiness it meets",
+                 "[ready][resize]")
+{
+    auto& p = make_unready_pool({.min_size = 3, .max_size = 3, .max_concurrent_connects = 3});
+    checked_ec r{must_complete};
+    p.async_wait_ready(r.handler());
+    backend->complete_next_connect();
+    poll();
+    CHECK(!r.called());  // one of three
+    p.resize(2, 3);
+    poll();
+    CHECK(!r.called());  // one of two
+    p.resize(1, 3);
+    poll();
     REQUIRE(r.called_once());
     CHECK(!r.ec());
 }
