@@ -51,6 +51,7 @@ public:
     using executor_type = boost::asio::any_io_executor;
     using acquire_signature = void(error_code, handle_type);
     using close_signature = void(error_code);
+    using ready_signature = void(error_code);
 
     /// Starts the pool: pre-warming of min_size connections and background upkeep begin at once
     /// (they run on `ex`). Throws std::invalid_argument naming the field if `opts` is inconsistent.
@@ -91,7 +92,9 @@ public:
     /// Completion signature: void(error_code, handle_type).
     /// Errors: errc::acquire_timeout (or, when the most recent connect attempt failed, that
     /// attempt's error), errc::pool_exhausted, errc::pool_closed,
-    /// boost::asio::error::operation_aborted when cancelled.
+    /// boost::asio::error::operation_aborted when cancelled. With pool_options::fail_fast, while
+    /// no connection is open and the most recent connect attempt failed, that attempt's error at
+    /// once.
     /// Cancellation: terminal, partial and total; a cancelled acquire leaves no trace.
     /// Thread safety: any thread.
     template <class CompletionToken>
@@ -162,6 +165,23 @@ public:
     /// Thread safety: any thread. The slot storage grows with max_size and is kept until the
     /// pool is gone (about 128 bytes plus sizeof(Connection) per slot ever allowed).
     void resize(std::size_t min_size, std::size_t max_size) { impl_->resize(min_size, max_size); }
+
+    /// Waits until min_size connections are open (idle or lent; connects in flight do not
+    /// count): the start-up gate of a service that must not take traffic cold.
+    /// Completion signature: void(error_code). Completes at once (posted, never inside this
+    /// call) when min_size is 0 or is met already.
+    /// Errors: when options().acquire_timeout passes first, the most recent connect attempt's
+    /// error if it failed, else errc::acquire_timeout (as an acquire's deadline);
+    /// errc::pool_closed when the pool is closed before it is ready;
+    /// boost::asio::error::operation_aborted when cancelled.
+    /// Cancellation: terminal, partial and total; a cancelled wait leaves no trace.
+    /// Any number of waits may be pending at once. Thread safety: any thread.
+    template <class CompletionToken>
+    auto async_wait_ready(CompletionToken&& token)
+    {
+        return boost::asio::async_initiate<CompletionToken, ready_signature>(
+            [impl = impl_](auto handler) { impl->start_wait_ready(std::move(handler)); }, token);
+    }
 
     /// Gauges and counters; see pool_stats. Thread safety: any thread.
     pool_stats stats() const noexcept { return impl_->stats(); }

@@ -74,6 +74,13 @@ struct pool_options {
     /// more): every connection of the pool, from the start of its connect until its destructor
     /// has returned, counts against it. Null = no shared cap. See connection_limit.
     std::shared_ptr<connection_limit> limit{};
+
+    /// Outages: while no connection is open and the most recent connect attempt failed, an
+    /// acquire that finds no connection fails at once with that attempt's error instead of
+    /// waiting out its deadline, and the acquires already waiting fail too. Acquires wait again
+    /// once a connect succeeds. Connects are retried with the backoff in the background either
+    /// way. try_acquire() is not affected (it never waits).
+    bool fail_fast = false;
 };
 
 }  // namespace connpool

@@ -7,6 +7,7 @@
 #include "support/checked_handler.hpp"
 #include "support/io_runner.hpp"
 #include "support/run_until.hpp"
+#include "support/stress_scale.hpp"
 
 #include <connpool/connpool.hpp>
 #include <connpool/testing/fake_factory.hpp>
@@ -17,7 +18,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -32,20 +32,6 @@ using boost::system::error_code;
 using connpool::errc;
 namespace asio = boost::asio;
 
-namespace {
-
-int scale()
-{
-    static const int s = [] {
-        const char* v = std::getenv("CONNPOOL_STRESS_SCALE");
-        const int n = v ? std::atoi(v) : 1;
-        return n > 0 ? n : 1;
-    }();
-    return s;
-}
-
-}  // namespace
-
 // A lost wake-up shows up as a waiter that sleeps although a connection is idle: with timeouts
 // far longer than the test, every acquire must succeed.
 TEMPLATE_TEST_CASE("no lost wake-ups: more threads than connections, every acquire is served",
@@ -55,7 +41,7 @@ TEMPLATE_TEST_CASE("no lost wake-ups: more threads than connections, every acqui
     using handle = typename pool_type::handle_type;
     constexpr std::size_t connections = 2;
     constexpr int threads = 8;
-    const int iterations = 2000 * scale();
+    const int iterations = 2000 * stress_scale();
 
     auto backend = std::make_shared<fake_backend>();
     asio::io_context ioc;
@@ -155,7 +141,7 @@ TEST_CASE("waiters are served in arrival order while newcomers race the handoffs
     using pool_type = connpool::pool<fake_connection, connect_only_factory>;
     using handle = pool_type::handle_type;
     constexpr int waiters = 6;
-    const int rounds = 50 * scale();
+    const int rounds = 50 * stress_scale();
 
     auto backend = std::make_shared<fake_backend>();
     asio::io_context ioc;

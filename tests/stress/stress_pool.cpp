@@ -12,6 +12,7 @@
 #include "support/checked_handler.hpp"
 #include "support/io_runner.hpp"
 #include "support/run_until.hpp"
+#include "support/stress_scale.hpp"
 
 #include <connpool/connpool.hpp>
 #include <connpool/testing/fake_factory.hpp>
@@ -50,16 +51,6 @@ namespace {
 bool verbose()
 {
     return std::getenv("CONNPOOL_STRESS_VERBOSE") != nullptr;
-}
-
-int scale()
-{
-    static const int s = [] {
-        const char* v = std::getenv("CONNPOOL_STRESS_SCALE");
-        const int n = v ? std::atoi(v) : 1;
-        return n > 0 ? n : 1;
-    }();
-    return s;
 }
 
 using pool_type = connpool::pool<fake_connection, full_factory>;
@@ -184,7 +175,7 @@ struct async_op {
 
 TEST_CASE("many threads using every API at once keep every invariant", "[stress]")
 {
-    const int ops = 4000 * scale();
+    const int ops = 4000 * stress_scale();
     constexpr std::size_t max_size = 6;
     const connpool::pool_options opts{
         .min_size = 2,
@@ -380,7 +371,7 @@ TEST_CASE("many threads using every API at once keep every invariant", "[stress]
 TEST_CASE("closing the pool while threads hammer it fails everyone cleanly and leaks nothing",
           "[stress][close]")
 {
-    const int ops = 2000 * scale();
+    const int ops = 2000 * stress_scale();
     constexpr std::size_t max_size = 4;
     const connpool::pool_options opts{
         .min_size = 1,
@@ -476,7 +467,7 @@ TEST_CASE("leases returned from many threads after the pool object is gone are s
     pool_storage.emplace(ioc.get_executor(), full_factory(ioc.get_executor(), backend),
                          connpool::pool_options{.max_size = max_size});
     io_runner io(ioc, 2);
-    for (int round = 0; round < 20 * scale(); ++round) {
+    for (int round = 0; round < 20 * stress_scale(); ++round) {
         if (!pool_storage)
             pool_storage.emplace(ioc.get_executor(), full_factory(ioc.get_executor(), backend),
                                  connpool::pool_options{.max_size = max_size});

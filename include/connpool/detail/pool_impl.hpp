@@ -40,6 +40,7 @@
 #include <connpool/detail/io/deadline_timer.hpp>
 #include <connpool/detail/io/housekeeping.hpp>
 #include <connpool/detail/io/maintenance.hpp>
+#include <connpool/detail/io/readiness.hpp>
 #include <connpool/detail/io/shutdown.hpp>
 #include <connpool/detail/limit/limit_account.hpp>
 #include <connpool/detail/limit/limit_member.hpp>
@@ -81,7 +82,8 @@ class pool_impl final : public lease_owner<Connection>,
                         public housekeeping<Connection, Factory, Clock>,
                         public deadline_timer<Connection, Factory, Clock>,
                         public waiter_exits<Connection, Factory, Clock>,
-                        public shutdown<Connection, Factory, Clock> {
+                        public shutdown<Connection, Factory, Clock>,
+                        public readiness<Connection, Factory, Clock> {
 public:
     using connection_type = Connection;
     using clock_type = Clock;
@@ -252,6 +254,7 @@ public:
         this->launch_connects(connects);
         if (above_max != 0)
             close_least_recently_used(above_max, /*above_min_only=*/false);
+        this->recheck_ready();  // a lower min_size may be met already (io/readiness.hpp)
     }
 
     pool_stats stats() const noexcept
@@ -312,8 +315,11 @@ public:
                 w.result_ec = state_.deadline_error();
                 break;
             case admission::backend_refuses:
-                // The next attempt runs when the backoff allows; an acquire then waits for it.
+                // Fail fast (core/waiting.hpp). The pool goes on retrying in the background for
+                // this demand (refused_demand), with the backoff.
                 w.result_ec = state_.tracker.last_failure();
+                state_.refused_demand = true;
+                connects = this->plan_connects_locked(now);
                 break;
             case admission::exhausted:
                 pool_counters::bump(counters_.exhausted);
@@ -475,6 +481,7 @@ public:
         std::shared_ptr<pool_impl> self;
         std::shared_ptr<limit_account> account;  // outlives `this` if need be (see above)
         std::uint32_t connects = nil_index;
+        waiter_type* failed = nullptr;  // the last open connection is gone while connects fail
         typename shutdown<Connection, Factory, Clock>::close_handler_list done;
         executor_type done_ex;
         bool orphan_done = false;
@@ -485,13 +492,18 @@ public:
             state_.free_head = s.index;
             --state_.size;
             account = account_;
-            if (!closed_.load(std::memory_order_relaxed) && (self = this->weak_from_this().lock()))
-                connects = this->plan_connects_locked(Clock::now());
+            if (!closed_.load(std::memory_order_relaxed) &&
+                (self = this->weak_from_this().lock())) {
+                const time_point now = Clock::now();
+                failed = this->fail_waiters_if_refused_locked(now);
+                connects = this->plan_connects_locked(now);
+            }
             done = this->take_close_handlers_locked();
             if (!done.empty())
                 done_ex = ex_;
             orphan_done = state_.orphaned && state_.size == 0;
         }
+        this->notify_all(failed);
         if (account)  // the unit goes to the limit's next waiter (this pool's own plan came first)
             account->release(1);
         if (self)
@@ -656,6 +668,8 @@ private:
     friend class shutdown;
     template <class, class, class>
     friend class waiter_exits;
+    template <class, class, class>
+    friend class readiness;
     template <class, class>
     friend struct async_acquire_op;
 

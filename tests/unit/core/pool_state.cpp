@@ -215,3 +215,64 @@ TEST_CASE("the backend does not refuse after a transient failure, nor after a su
     st.tracker.on_success();
     CHECK_FALSE(st.backend_refuses(at(2ms)));
 }
+
+// ------------------------------------------------------------------------------- fail_fast
+
+TEST_CASE("with fail_fast, after any connect failure with nothing open, the backend refuses "
+          "until a connect succeeds, backoff or not",
+          "[core][pool_state][fail_fast]")
+{
+    const pool_options o{.backoff_initial = 100ms, .backoff_max = 2000ms, .fail_fast = true};
+    state st(o);
+    CHECK_FALSE(st.backend_refuses(at(0ms)));  // no attempt has failed yet
+    st.on_connect_failure(refused, at(0ms), false, 0.0);
+    CHECK(st.backend_refuses(at(0ms)));
+    CHECK(st.backend_refuses(st.tracker.retry_at() + 1h));  // no time limit
+    // A retry in flight is not an open connection.
+    st.size = 1;
+    st.connecting = 1;
+    CHECK(st.backend_refuses(at(0ms)));
+    st.on_connect_success();
+    CHECK_FALSE(st.backend_refuses(at(0ms)));
+}
+
+TEST_CASE("with fail_fast, an open connection keeps the backend from refusing",
+          "[core][pool_state][fail_fast]")
+{
+    const pool_options o{.fail_fast = true};
+    state st(o);
+    st.on_connect_failure(refused, at(0ms), false, 0.0);
+    st.size = 2;
+    st.connecting = 1;  // one open (idle, lent or in maintenance), one connecting
+    CHECK_FALSE(st.backend_refuses(at(0ms)));
+    CHECK(st.outage(at(0ms)).open == 1);
+    // A failed connect not yet freed still counts in size: `leaving` takes it out.
+    CHECK(st.outage(at(0ms), 1).open == 0);
+}
+
+TEST_CASE("the demand of refused acquirers keeps the pool retrying after its waiters are gone, "
+          "until a connect succeeds",
+          "[core][pool_state][fail_fast]")
+{
+    const pool_options o{.max_size = 4, .backoff_initial = 100ms, .backoff_max = 2000ms};
+    state st(o);
+    st.on_connect_failure(refused, at(0ms), false, 0.0);
+    // Nobody waits and nothing is refused: no connect, no retry.
+    CHECK(st.plan(false, st.tracker.retry_at()).connects == 0);
+    CHECK_FALSE(st.plan(false, at(0ms)).retry);
+
+    st.refused_demand = true;  // acquirers were refused or failed with the connect error
+    CHECK(st.sizing(false, at(0ms)).waiters == 1);
+    const connpool::detail::connect_plan during = st.plan(false, at(0ms));
+    CHECK(during.connects == 0);
+    CHECK(during.retry);  // the retry timer is set
+    CHECK(st.plan(false, st.tracker.retry_at()).connects == 1);
+    // One connect on its way serves that demand: no second one.
+    st.size = 1;
+    st.connecting = 1;
+    CHECK(st.plan(false, st.tracker.retry_at()).connects == 0);
+
+    st.on_connect_success();
+    CHECK_FALSE(st.refused_demand);
+    CHECK(st.sizing(false, at(0ms)).waiters == 0);
+}

@@ -69,8 +69,10 @@ TEST_CASE("an acquirer whose deadline has passed is refused as expired, before b
           admission::expired);
 }
 
-TEST_CASE("an acquirer is refused with the backend's error before it is refused as exhausted",
-          "[core][waiting]")
+TEST_CASE(
+    "an acquirer is refused with the backend's error (a permanent error, fail_fast) before it "
+    "is refused as exhausted",
+    "[core][waiting]")
 {
     CHECK(admit({.backend_refuses = true, .waiters = 0, .max_waiters = 10}) ==
           admission::backend_refuses);
@@ -80,56 +82,124 @@ TEST_CASE("an acquirer is refused with the backend's error before it is refused 
           admission::backend_refuses);
 }
 
-// ---------------------------------------------------------------------- backend_refuses_for_good
+// ------------------------------------------------------------------------- refuse_acquirers
+
+namespace {
+using connpool::detail::outage_facts;
+using connpool::detail::refuse_acquirers;
+
+// The pool in an outage: nothing open, the last attempt failed, its backoff runs.
+constexpr outage_facts outage{.open = 0, .last_failed = true, .backing_off = true};
+}  // namespace
 
 TEST_CASE("the backend refuses for good when nothing is open, the last connect failed "
           "permanently and its backoff runs",
           "[core][waiting]")
 {
-    using connpool::detail::backend_refuses_for_good;
-    CHECK(backend_refuses_for_good(0, 0, true, true));
-    CHECK(backend_refuses_for_good(2, 2, true, true));  // every slot in use is a connect
+    outage_facts f = outage;
+    f.failed_permanently = true;
+    CHECK(refuse_acquirers(f));
 }
 
-TEST_CASE("an open connection means the backend does not refuse for good", "[core][waiting]")
+TEST_CASE("an open connection means acquirers are never refused, permanent error or fail_fast",
+          "[core][waiting]")
 {
-    using connpool::detail::backend_refuses_for_good;
-    CHECK_FALSE(backend_refuses_for_good(1, 0, true, true));
-    CHECK_FALSE(backend_refuses_for_good(3, 2, true, true));
+    outage_facts f = outage;
+    f.open = 1;
+    f.failed_permanently = true;
+    CHECK_FALSE(refuse_acquirers(f));
+    f.fail_fast = true;
+    CHECK_FALSE(refuse_acquirers(f));
+    f.open = 3;
+    CHECK_FALSE(refuse_acquirers(f));
 }
 
-TEST_CASE("a transient connect failure never makes the backend refuse for good", "[core][waiting]")
+TEST_CASE("a transient connect failure refuses no acquirer without fail_fast", "[core][waiting]")
 {
-    using connpool::detail::backend_refuses_for_good;
-    CHECK_FALSE(backend_refuses_for_good(0, 0, false, true));
+    CHECK_FALSE(refuse_acquirers(outage));
+    outage_facts after_backoff = outage;
+    after_backoff.backing_off = false;
+    CHECK_FALSE(refuse_acquirers(after_backoff));
 }
 
 TEST_CASE("once a permanent failure's backoff has run out, acquirers wait for the next attempt",
           "[core][waiting]")
 {
-    using connpool::detail::backend_refuses_for_good;
-    CHECK_FALSE(backend_refuses_for_good(0, 0, true, false));
+    outage_facts f = outage;
+    f.failed_permanently = true;
+    f.backing_off = false;
+    CHECK_FALSE(refuse_acquirers(f));
+}
+
+TEST_CASE("fail_fast refuses acquirers after any connect error while nothing is open, during "
+          "the backoff and after it",
+          "[core][waiting][fail_fast]")
+{
+    outage_facts f = outage;
+    f.fail_fast = true;
+    CHECK(refuse_acquirers(f));
+    f.backing_off = false;  // a retry may be in flight: it is not an open connection
+    CHECK(refuse_acquirers(f));
+    f.failed_permanently = true;
+    CHECK(refuse_acquirers(f));
+}
+
+TEST_CASE("fail_fast refuses nobody before a connect has failed, nor once one has succeeded",
+          "[core][waiting][fail_fast]")
+{
+    // A fresh pool (no attempt yet), or one whose latest attempt succeeded: last_failed false.
+    CHECK_FALSE(refuse_acquirers({.open = 0, .fail_fast = true}));
+    CHECK_FALSE(refuse_acquirers({.open = 0, .backing_off = true, .fail_fast = true}));
 }
 
 // ----------------------------------------------------------------- fail_waiters_on_connect_error
 
+namespace {
+using connpool::detail::fail_waiters_on_connect_error;
+// Just after a failed attempt: it failed, its backoff starts.
+constexpr outage_facts just_failed{.open = 0, .last_failed = true, .backing_off = true};
+}  // namespace
+
 TEST_CASE("a permanent connect error fails the waiters when no connection is open",
           "[core][waiting]")
 {
-    CHECK(connpool::detail::fail_waiters_on_connect_error(true, 0));
+    outage_facts f = just_failed;
+    f.failed_permanently = true;
+    CHECK(fail_waiters_on_connect_error(f));
+    f.backing_off = false;  // a zero backoff_max: over at once, the waiters still fail
+    CHECK(fail_waiters_on_connect_error(f));
 }
 
-TEST_CASE("waiters keep waiting after a transient connect error", "[core][waiting]")
-{
-    CHECK_FALSE(connpool::detail::fail_waiters_on_connect_error(false, 0));
-    CHECK_FALSE(connpool::detail::fail_waiters_on_connect_error(false, 3));
-}
-
-TEST_CASE("waiters keep waiting after a permanent connect error while a connection is open",
+TEST_CASE("waiters keep waiting after a transient connect error without fail_fast",
           "[core][waiting]")
 {
-    CHECK_FALSE(connpool::detail::fail_waiters_on_connect_error(true, 1));
-    CHECK_FALSE(connpool::detail::fail_waiters_on_connect_error(true, 5));
+    CHECK_FALSE(fail_waiters_on_connect_error(just_failed));
+    outage_facts f = just_failed;
+    f.open = 3;
+    CHECK_FALSE(fail_waiters_on_connect_error(f));
+}
+
+TEST_CASE("with fail_fast any connect error fails the waiters when no connection is open",
+          "[core][waiting][fail_fast]")
+{
+    outage_facts f = just_failed;
+    f.fail_fast = true;
+    CHECK(fail_waiters_on_connect_error(f));
+    f.backing_off = false;
+    CHECK(fail_waiters_on_connect_error(f));
+}
+
+TEST_CASE("waiters keep waiting after a connect error while a connection is open, permanent "
+          "error or fail_fast",
+          "[core][waiting][fail_fast]")
+{
+    outage_facts f = just_failed;
+    f.open = 1;
+    f.failed_permanently = true;
+    f.fail_fast = true;
+    CHECK_FALSE(fail_waiters_on_connect_error(f));
+    f.open = 5;
+    CHECK_FALSE(fail_waiters_on_connect_error(f));
 }
 
 // ------------------------------------------------------------------------------- deadline_error

@@ -4,7 +4,8 @@
 
 // The blocking way in: acquire(timeout, ec). The fast path, then a short spin (spin_take), then
 // a wait in the FIFO on a parker (acquire/parker.hpp), after a last poll by the head waiter
-// (park_spin). A thread that runs the pool's executor is refused (would_deadlock).
+// (park_spin). A thread that runs the pool's executor is refused (would_deadlock); so is one
+// that the fail-fast rules refuse (core/waiting.hpp), without spinning first.
 
 #include <connpool/detail/acquire/parker.hpp>
 #include <connpool/detail/core/options.hpp>
@@ -101,8 +102,13 @@ public:
         const bool timed = timeout < never;
         const auto started = std::chrono::steady_clock::now();
         const auto deadline = started + timeout;  // no overflow: timeout <= a century
-        if (auto* s = spin_take(deadline, timeout))
-            return lease_factory::make<Connection>(&p, s);
+        // While connects fail, an acquirer that may be refused at once (fail_fast, a permanent
+        // error) does not spin first: enqueue's verdict, under the mutex, says whether it waits.
+        const bool may_be_refused =
+            (p.opts_.fail_fast || base::pool_type::has_is_permanent_error) && p.connect_failing();
+        if (!may_be_refused)
+            if (auto* s = spin_take(deadline, timeout))
+                return lease_factory::make<Connection>(&p, s);
 
         const auto now = Clock::now();
         sync_waiter w;

@@ -59,6 +59,9 @@ public:
         retry_at_ = now + delay(o, permanent ? max_doublings : failures_, draw);
     }
 
+    // The most recent attempt failed (none has succeeded since the last failure).
+    bool last_failed() const noexcept { return last_failed_; }
+
     // The most recent attempt failed with a permanent error.
     bool failed_permanently() const noexcept { return last_failed_ && permanent_; }
 

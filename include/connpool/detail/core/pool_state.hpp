@@ -33,7 +33,7 @@ struct pool_state {
     sizing_state sizing(bool closed, time_point now, std::size_t refused = 0) const noexcept
     {
         return {size,        connecting,
-                maintenance, waiters.size() + refused,
+                maintenance, waiters.size() + refused + (refused_demand ? 1 : 0),
                 closed,      tracker.backing_off(now)};
     }
 
@@ -42,11 +42,19 @@ struct pool_state {
         return plan_connects(opts, sizing(closed, now, refused));
     }
 
-    bool backend_refuses(time_point now) const noexcept
+    // The facts of the fail-fast decisions (core/waiting.hpp). `leaving`: slots that still count
+    // in size but hold no connection any more (a failed connect not yet freed).
+    outage_facts outage(time_point now, std::size_t leaving = 0) const noexcept
     {
-        return backend_refuses_for_good(size, connecting, tracker.failed_permanently(),
-                                        tracker.backing_off(now));
+        return {.open = size - connecting - leaving,
+                .last_failed = tracker.last_failed(),
+                .failed_permanently = tracker.failed_permanently(),
+                .backing_off = tracker.backing_off(now),
+                .fail_fast = opts.fail_fast};
     }
+
+    // Whether an acquirer that finds nothing to take is refused with the last connect error.
+    bool backend_refuses(time_point now) const noexcept { return refuse_acquirers(outage(now)); }
 
     boost::system::error_code deadline_error() const noexcept
     {
@@ -59,6 +67,13 @@ struct pool_state {
     {
         tracker.on_failure(opts, ec, now, draw, permanent);
         last_connect_error = ec;
+    }
+
+    // A connect succeeded: the backend answers (whatever becomes of that connection).
+    void on_connect_success() noexcept
+    {
+        tracker.on_success();
+        refused_demand = false;
     }
 
     // The options, with min_size and max_size as resize() last set them.
@@ -78,6 +93,10 @@ struct pool_state {
     boost::system::error_code last_connect_error;  // kept for stats() after a success too
     jitter_source jitter;                          // the draws the caller passes to the decisions
     bool retry_requested = false;                  // a retry timer is set (see connector)
+    // Acquirers were refused or failed with a connect error since the last successful connect.
+    // The sizing decision counts one waiter for them, so that connects go on being retried (with
+    // the backoff) in the background although nobody waits any more, until one succeeds.
+    bool refused_demand = false;
     bool orphaned = false;  // the pool object is gone; leases still out (on_owners_gone)
 };
 

@@ -2,8 +2,9 @@
 #ifndef CONNPOOL_DETAIL_CORE_WAITING_HPP
 #define CONNPOOL_DETAIL_CORE_WAITING_HPP
 
-// Decisions about acquirers that wait: whether one may queue, what a deadline reports, when a
-// connect error fails every waiter at once, and how long a blocked thread polls before sleeping.
+// Decisions about acquirers that wait: whether one may queue, what a deadline reports, when
+// connect errors fail acquirers and waiters at once (permanent errors, fail_fast), and how long a
+// blocked thread polls before sleeping.
 
 #include <connpool/error.hpp>
 
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
 namespace connpool::detail {
 
@@ -20,7 +22,7 @@ enum class admission : std::uint8_t {
     closed,           // errc::pool_closed
     cancelled,        // its cancellation fired before it could queue: operation_aborted
     expired,          // its deadline has passed already (a zero timeout): deadline_error()
-    backend_refuses,  // the backend refuses us for good and no connection is left: that error
+    backend_refuses,  // no connection is open and connects fail (refuse_acquirers): that error
     exhausted,        // max_waiters wait already: errc::pool_exhausted (its demand still counts)
 };
 
@@ -28,7 +30,7 @@ struct admission_facts {
     bool closed = false;
     bool cancelled = false;
     bool expired = false;
-    bool backend_refuses = false;  // see backend_refuses_for_good
+    bool backend_refuses = false;  // see refuse_acquirers
     std::size_t waiters = 0;
     std::size_t max_waiters = 0;
 };
@@ -48,21 +50,34 @@ inline admission admit(const admission_facts& f) noexcept
     return admission::queue;
 }
 
-// Fail fast: no connection is open (all slots in use are connects in flight), the most recent
-// connect failed with an error the factory calls permanent, and its backoff still runs. An
-// acquire then fails at once with that error; after the backoff, one waits for the next attempt.
-inline bool backend_refuses_for_good(std::size_t size, std::size_t connecting,
-                                     bool failed_permanently, bool backing_off) noexcept
+// What the fail-fast decisions look at, taken under the pool's mutex.
+struct outage_facts {
+    std::size_t open = 0;             // connections that exist, connects in flight not counted
+    bool last_failed = false;         // the most recent connect attempt failed
+    bool failed_permanently = false;  // ... with an error the factory calls permanent
+    bool backing_off = false;         // the backoff after that failure still runs
+    bool fail_fast = false;           // pool_options::fail_fast
+};
+
+// Does an acquirer that finds nothing to take fail at once with the last connect error instead
+// of waiting? Only while no connection is open (a lent one could come back to it; a connect in
+// flight does not count: the latest attempt that ended failed), and either
+//  - fail_fast is on: whatever the error, until a connect succeeds; or
+//  - the error is permanent (bad credentials, unknown database) and its backoff still runs;
+//    after the backoff an acquirer waits for the next attempt.
+inline bool refuse_acquirers(const outage_facts& f) noexcept
 {
-    return size == connecting && failed_permanently && backing_off;
+    if (f.open != 0 || !f.last_failed)
+        return false;
+    return f.fail_fast || (f.failed_permanently && f.backing_off);
 }
 
-// A connect just failed: do the waiters fail now, with its error? Yes when the error is
-// permanent (bad credentials, unknown database: waiting will not help) and no connection is open
-// that could come back to them (`open`: the connections besides connects in flight).
-inline bool fail_waiters_on_connect_error(bool failed_permanently, std::size_t open) noexcept
+// A connect attempt just failed (`f` is the pool after the failure): do the queued waiters fail
+// now, with its error? As refuse_acquirers, except that a permanent error fails them whatever
+// its backoff (the backoff has just started; with a zero backoff_max it is over at once).
+inline bool fail_waiters_on_connect_error(const outage_facts& f) noexcept
 {
-    return failed_permanently && open == 0;
+    return f.open == 0 && f.last_failed && (f.fail_fast || f.failed_permanently);
 }
 
 // What a waiter whose deadline passed reports: the most recent connect error if the most recent

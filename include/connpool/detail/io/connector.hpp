@@ -4,7 +4,8 @@
 
 // Opening connections: reserving slots for the connects the sizing decision wants
 // (core/sizing.hpp), running them on the strand through bounded_calls, recording failures for
-// the backoff (core/backoff.hpp), and the retry timer that plans again when a backoff ends.
+// the backoff (core/backoff.hpp) and the fail-fast rules (core/waiting.hpp), and the retry timer
+// that plans again when a backoff ends.
 
 #include <connpool/detail/core/idle_policy.hpp>
 #include <connpool/detail/core/lifetime.hpp>
@@ -19,6 +20,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -112,6 +114,12 @@ public:
 
     void cancel_retry() noexcept { retry_timer_.cancel(); }
 
+    // The most recent connect attempt failed: a hint, read without the pool's mutex.
+    bool connect_failing() const noexcept
+    {
+        return connect_failing_.load(std::memory_order_relaxed);  // see record_connect_failure
+    }
+
 private:
     // Under the pool's mutex.
     void request_retry_locked() noexcept
@@ -157,7 +165,10 @@ private:
             [&s, &p](error_code ec) { p.on_connect_failed(s, ec); });
     }
 
-    // On the strand (is_permanent_error is a factory member).
+    // On the strand (is_permanent_error is a factory member): a connect attempt failed, or its
+    // connect_timeout passed (its slot then still counts as connecting). Its error is what
+    // deadlines report from now on; when no connection is open and the error is permanent, or
+    // fail_fast is on, the queued waiters fail with it now (core/waiting.hpp).
     void record_connect_failure(error_code ec) noexcept
     {
         auto& p = pool();
@@ -169,8 +180,20 @@ private:
             }
         }
         pool_counters::bump(p.counters_.connect_failures);
-        std::lock_guard lk(p.mtx_);
-        p.state_.on_connect_failure(ec, Clock::now(), permanent, p.state_.jitter());
+        // Relaxed: a hint for blocking_acquire (skip the spin), which enqueue's verdict under
+        // the mutex then confirms or not.
+        connect_failing_.store(true, std::memory_order_relaxed);
+        typename pool_type::waiter_type* failed = nullptr;
+        {
+            std::lock_guard lk(p.mtx_);
+            const time_point now = Clock::now();
+            p.state_.on_connect_failure(ec, now, permanent, p.state_.jitter());
+            // The failed attempt is still counted as connecting: the open connections are the
+            // others.
+            if (fail_waiters_on_connect_error(p.state_.outage(now)))
+                failed = p.fail_waiters_on_outage_locked(ec);
+        }
+        p.notify_all(failed);
     }
 
     // On the strand.
@@ -182,16 +205,10 @@ private:
         ec = error_code(ec.value(), ec.category());
         if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
             record_connect_failure(ec);
-        typename pool_type::waiter_type* failed = nullptr;
         {
             std::lock_guard lk(p.mtx_);
             --p.state_.connecting;
-            // `s` still counts in size until free_slot: the open connections are the others.
-            if (fail_waiters_on_connect_error(p.state_.tracker.failed_permanently(),
-                                              p.state_.size - p.state_.connecting - 1))
-                failed = p.fail_waiters_locked(ec);
         }
-        p.notify_all(failed);
         p.free_slot(s);
     }
 
@@ -204,9 +221,11 @@ private:
         {
             std::lock_guard lk(p.mtx_);
             --p.state_.connecting;
-            p.state_.tracker.on_success();  // the backend answers, whatever becomes of this one
+            p.state_.on_connect_success();  // the backend answers, whatever becomes of this one
             draw = p.state_.jitter();
         }
+        // Relaxed: a hint (see record_connect_failure).
+        connect_failing_.store(false, std::memory_order_relaxed);
         pool_counters::bump(p.counters_.created);
         s.conn.emplace(std::move(conn));
         // Opened for a pool closed since, or before a clear(): never lent.
@@ -216,10 +235,12 @@ private:
         s.expiry = times::ticks(expiry_of<Clock>(p.opts_, now, draw));
         times::mark_used(s, stamp_clock<Clock>::now());  // every stamp from one clock
         p.offer(s, offer_check::validated);
-        replan();  // the connect slot is free again: more waiters or min_size may want it
+        replan();         // the connect slot is free again: more waiters or min_size may want it
+        p.check_ready();  // async_wait_ready (io/readiness.hpp): one more connection is open
     }
 
-    pool_timer<Clock> retry_timer_;  // strand only
+    pool_timer<Clock> retry_timer_;             // strand only
+    std::atomic<bool> connect_failing_{false};  // written on the strand, read anywhere
 };
 
 }  // namespace connpool::detail

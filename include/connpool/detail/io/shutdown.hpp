@@ -2,9 +2,10 @@
 #ifndef CONNPOOL_DETAIL_IO_SHUTDOWN_HPP
 #define CONNPOOL_DETAIL_IO_SHUTDOWN_HPP
 
-// The end of a pool: close() (fail the waiters, destroy the idle connections, stop the timers,
-// cancel the calls in flight), async_close's handlers (completed once the last connection is
-// gone), and the pool's ownership once its last owner is gone (on_owners_gone).
+// The end of a pool: close() (fail the waiters and the async_wait_ready waits, destroy the idle
+// connections, stop the timers, cancel the calls in flight), async_close's handlers (completed once
+// the last connection is gone), and the pool's ownership once its last owner is gone
+// (on_owners_gone).
 
 #include <connpool/detail/core/idle_policy.hpp>
 #include <connpool/detail/idle/slot.hpp>
@@ -62,6 +63,7 @@ public:
                 self->cancel_housekeeping();
                 self->cancel_retry();
                 self->cancel_deadlines();
+                self->fail_ready_waits(errc::pool_closed);
                 self->calls_.cancel_all();
             });
         }

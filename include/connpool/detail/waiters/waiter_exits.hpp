@@ -3,7 +3,8 @@
 #define CONNPOOL_DETAIL_WAITERS_WAITER_EXITS_HPP
 
 // The ways a waiter leaves the queue other than by a handoff (pool_impl::offer): cancellation,
-// its deadline, and a failure of the whole queue (close(), a permanent connect error). Whoever
+// its deadline, and a failure of the whole queue (close(), a connect error under the fail-fast
+// rules of core/waiting.hpp). Whoever
 // unlinks a waiter fills in its result under the pool's mutex and notifies it after unlocking.
 
 #include <connpool/detail/counters.hpp>
@@ -29,6 +30,7 @@ class waiter_exits : public pool_part<waiter_exits, Connection, Factory, Clock> 
     using base::pool;
     using waiter_type = waiter<Connection>;
     using times = slot_times<Clock>;
+    using time_point = typename Clock::time_point;
 
 public:
     // Takes `w` out of the queue with operation_aborted, unless it has left it already.
@@ -76,6 +78,29 @@ public:
             tail = &w->next;
         }
         return chain;
+    }
+
+    // Under the pool's mutex: a connect error fails the queued waiters (core/waiting.hpp's
+    // fail-fast rules). As fail_waiters_locked, and the pool goes on retrying for the demand they
+    // were (pool_state::refused_demand).
+    waiter_type* fail_waiters_on_outage_locked(error_code ec) noexcept
+    {
+        auto& st = pool().state_;
+        if (st.waiters.empty())
+            return nullptr;
+        st.refused_demand = true;
+        return fail_waiters_locked(ec);
+    }
+
+    // Under the pool's mutex, after a connection was destroyed: if it was the last one open
+    // while connects fail, the queued waiters fail now, as a newcomer would be refused
+    // (core/waiting.hpp's refuse_acquirers).
+    waiter_type* fail_waiters_if_refused_locked(time_point now) noexcept
+    {
+        auto& st = pool().state_;
+        if (st.waiters.empty() || !st.backend_refuses(now))
+            return nullptr;
+        return fail_waiters_on_outage_locked(st.tracker.last_failure());
     }
 
     static void notify_all(waiter_type* chain) noexcept
