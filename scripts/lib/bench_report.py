@@ -336,6 +336,9 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
                      fmt_ratio(ratio(ops, floor))))
     md.append(table(["", "ops/s", "ns/op", "vs 1-thread floor"], rows) + "\n")
 
+    # ---- histograms
+    md.append(histogram_cost(runs))
+
     # ---- async
     md.append("## Asynchronous acquire on one `io_context` thread\n")
     md.append("An idle connection is always available; the benchmark's own thread runs the "
@@ -412,6 +415,43 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
     if errs:
         md.append("## Benchmarks that failed\n")
         md.append(table(["Benchmark", "Error"], errs) + "\n")
+    return "\n".join(md)
+
+
+def histogram_cost(runs):
+    """The section on what recording the histograms costs: the same benchmarks with
+    pool_options::measure_use_time (the suite's connpool_use_time runs) against without."""
+    md = ["## Cost of the histograms\n",
+          "Acquire wait times and connect times are always recorded, on the slow paths (a waiter "
+          "leaving the queue, under the mutex it takes anyway; a connect, on the strand): every "
+          "connpool figure on this page includes them. The use time of each lease is recorded "
+          "only with `pool_options::measure_use_time`, because it reads the clock when a "
+          "connection is lent and when it comes back; below, the same benchmarks with it "
+          "(connpool_use_time) and without it, in this run.\n"]
+    rows = []
+    plain = median(runs, "try_acquire/connpool", "ops_per_s")
+    timed = median(runs, "try_acquire/connpool_use_time", "ops_per_s")
+    if plain is not None or timed is not None:
+        rows.append(("`try_acquire` + release, 1 thread", fmt_rate(plain),
+                     fmt_ns(1e9 / plain) if plain else "–", fmt_rate(timed),
+                     fmt_ns(1e9 / timed) if timed else "–", fmt_ratio(ratio(timed, plain))))
+    for key, t, p, w in blocking_scenarios(runs):
+        if f"{key}/connpool_use_time" not in runs:
+            continue
+        plain = median(runs, f"{key}/connpool", "ops_per_s")
+        timed = median(runs, f"{key}/connpool_use_time", "ops_per_s")
+        p99 = [median(runs, f"{key}/{pool}", "p99_ns") for pool in ("connpool",
+                                                                     "connpool_use_time")]
+        rows.append((f"blocking {t} × {p}, W = {work_title(w)} (p99 {fmt_ns(p99[0])} → "
+                     f"{fmt_ns(p99[1])})", fmt_rate(plain), fmt_ns(1e9 / plain) if plain else "–",
+                     fmt_rate(timed), fmt_ns(1e9 / timed) if timed else "–",
+                     fmt_ratio(ratio(timed, plain))))
+    if not rows:
+        md.append("Not measured in this run.\n")
+        return "\n".join(md)
+    md.append(table(["", "ops/s", "ns/op", "with use time: ops/s", "ns/op", "with / without"],
+                    rows) + "\n")
+    md.append("Blocking ns/op is the round's real time per operation of all threads together.\n")
     return "\n".join(md)
 
 
