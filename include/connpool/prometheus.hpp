@@ -161,12 +161,13 @@ inline void write(std::ostream& out, std::span<const pool_metrics> pools)
          {"used", [](const pool_stats& s) -> std::uint64_t { return s.in_use; }}});
     detail::write_simple_family(
         out, pools, "db_client_connection_idle_min", "gauge",
-        "Connections the pool keeps open at all times, idle or used (pool_options::min_size).",
+        "Connections the pool keeps open at all times, idle or used (min_size, as resize() "
+        "left it).",
         [](const pool_stats& s) { return s.min_size; });
     detail::write_simple_family(
         out, pools, "db_client_connection_max", "gauge",
         "The cap on the connections that exist, connects in flight included "
-        "(pool_options::max_size).",
+        "(max_size, as resize() left it).",
         [](const pool_stats& s) { return s.max_size; });
     detail::write_simple_family(out, pools, "db_client_connection_pending_requests", "gauge",
                                 "Acquires waiting for a connection now.",
@@ -224,13 +225,16 @@ inline void write(std::ostream& out, std::span<const pool_metrics> pools)
     detail::write_labelled_family<stats_value>(
         out, pools, "connpool_destroyed_total", "counter",
         "Connections destroyed, by cause: idle (idle_timeout), lifetime (max_lifetime), broken "
-        "(invalidated, a failed ping or reset, unhealthy), cleared (clear()), closed (close()).",
+        "(invalidated, a failed ping or reset, unhealthy), cleared (clear()), closed (close()), "
+        "surplus (above a max lowered by resize() or a connection_limit, or freeing a shared "
+        "unit).",
         "cause",
         {{"idle", [](const pool_stats& s) { return s.destroyed_idle; }},
          {"lifetime", [](const pool_stats& s) { return s.destroyed_lifetime; }},
          {"broken", [](const pool_stats& s) { return s.destroyed_broken; }},
          {"cleared", [](const pool_stats& s) { return s.destroyed_cleared; }},
-         {"closed", [](const pool_stats& s) { return s.destroyed_closed; }}});
+         {"closed", [](const pool_stats& s) { return s.destroyed_closed; }},
+         {"surplus", [](const pool_stats& s) { return s.destroyed_surplus; }}});
     detail::write_simple_family(out, pools, "connpool_leaks_suspected_total", "counter",
                                 "Leases held longer than leak_threshold.",
                                 [](const pool_stats& s) { return s.leaks_suspected; });

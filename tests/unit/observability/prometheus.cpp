@@ -52,6 +52,7 @@ pool_stats sample_stats()
     s.destroyed_broken = 3;
     s.destroyed_cleared = 4;
     s.destroyed_closed = 0;
+    s.destroyed_surplus = 7;
     s.leaks_suspected = 6;
     return s;
 }
@@ -128,12 +129,13 @@ TEST_CASE("gauges and counters of one pool, exact text", "[prometheus]")
         CHECK(l[2] == std::string(name) + "{pool=\"db\"} " + value);
     }
     const auto destroyed = lines_of(family(text, "connpool_destroyed_total"));
-    REQUIRE(destroyed.size() == 7);
+    REQUIRE(destroyed.size() == 8);
     CHECK(destroyed[2] == "connpool_destroyed_total{pool=\"db\",cause=\"idle\"} 1");
     CHECK(destroyed[3] == "connpool_destroyed_total{pool=\"db\",cause=\"lifetime\"} 2");
     CHECK(destroyed[4] == "connpool_destroyed_total{pool=\"db\",cause=\"broken\"} 3");
     CHECK(destroyed[5] == "connpool_destroyed_total{pool=\"db\",cause=\"cleared\"} 4");
     CHECK(destroyed[6] == "connpool_destroyed_total{pool=\"db\",cause=\"closed\"} 0");
+    CHECK(destroyed[7] == "connpool_destroyed_total{pool=\"db\",cause=\"surplus\"} 7");
     // No error yet: no info series, and no use-time histogram without measure_use_time.
     CHECK(family(text, "connpool_last_connect_error_info").empty());
     CHECK(family(text, "db_client_connection_use_time_seconds").empty());
@@ -299,9 +301,9 @@ TEST_CASE("every line is a comment or a well-formed sample", "[prometheus]")
         }
     }
     CHECK(text.back() == '\n');
-    // Pool a: 5 + 4 gauge lines, 1 + 7 + 5 counters, 3 histograms of 30 lines, the error; pool b:
+    // Pool a: 5 + 4 gauge lines, 1 + 7 + 6 counters, 3 histograms of 30 lines, the error; pool b:
     // no use time, no error.
-    CHECK(samples == (9 + 13 + 90 + 1) + (9 + 13 + 60));
+    CHECK(samples == (9 + 14 + 90 + 1) + (9 + 14 + 60));
 }
 
 TEST_CASE("an exposition of no pools is empty", "[prometheus]")
