@@ -65,7 +65,7 @@ TEST_CASE("stress: histograms recorded by many threads lose no record and race w
             for (int i = 0; i < per_thread; ++i) {
                 if ((i + t) % 3 == 0) {
                     if (auto lease = p.try_acquire())
-                        lease->uses++;
+                        (*lease)->uses++;
                     continue;
                 }
                 error_code ec;
