@@ -2,7 +2,9 @@
 //
 // Blocking acquire/release, T threads x P connections, hold W (support/blocking_harness.hpp), for
 // every pool of the comparison. For each scenario the peers run first, then connpool, whose
-// benchmark reports vs_<peer> ratios.
+// benchmark reports vs_<peer> ratios. In a few scenarios connpool runs once more with
+// pool_options::measure_use_time (connpool_use_time, ratio vs_connpool): the use-time
+// histogram's cost.
 
 #include "peers/mutex_cv_pool.hpp"
 #include "register.hpp"
@@ -32,6 +34,8 @@ void register_blocking()
         register_poco_blocking(sc);
 #endif
         register_blocking<connpool_blocking>(sc, peers);
+        if (sc.work.count() == 0 && (sc.threads == 1 || sc.threads == 2 || sc.threads == 16))
+            register_blocking<connpool_use_time_blocking>(sc, {connpool_blocking::name});
     }
 }
 

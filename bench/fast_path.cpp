@@ -8,6 +8,8 @@
 //   try_acquire/limited      the same, the pool under a connection_limit shared with another
 //                            pool (room to spare: nobody waits); vs_unlimited = its ops_per_s /
 //                            try_acquire/connpool's (the budget: at least 1 / 1.3)
+//   try_acquire/connpool_use_time   the same with pool_options::measure_use_time (the use-time
+//                            histogram); vs_plain = its ops_per_s / try_acquire/connpool's
 
 #include "register.hpp"
 #include "support/connpool_adapter.hpp"
@@ -100,6 +102,14 @@ void try_acquire_release_limited(benchmark::State& state)
     set_ratio(state, "vs_unlimited", "try_acquire/connpool", ops_per_s);
 }
 
+void try_acquire_release_use_time(benchmark::State& state)
+{
+    connpool_blocking pool(1, nullptr, /*measure_use_time=*/true);
+    const double ops_per_s = run_try_acquire(state, pool);
+    rates().record("try_acquire/connpool_use_time", state.iterations(), ops_per_s);
+    set_ratio(state, "vs_plain", "try_acquire/connpool", ops_per_s);
+}
+
 }  // namespace
 
 void register_fast_path()
@@ -110,6 +120,8 @@ void register_fast_path()
         ->UseRealTime();
     benchmark::RegisterBenchmark("try_acquire/connpool", try_acquire_release)->UseRealTime();
     benchmark::RegisterBenchmark("try_acquire/limited", try_acquire_release_limited)->UseRealTime();
+    benchmark::RegisterBenchmark("try_acquire/connpool_use_time", try_acquire_release_use_time)
+        ->UseRealTime();
 }
 
 }  // namespace connpool_bench

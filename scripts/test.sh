@@ -17,6 +17,11 @@
 #           postgres example in the gcc stage's tree, starts a throwaway PostgreSQL 15 and a
 #           PgBouncer (scripts/lib/pg.sh; stopped again whatever happens), runs ctest -L integration
 #           and the example, stops the servers
+#   prometheus  the Prometheus exposition against a real Prometheus: builds
+#           examples/metrics_server.cpp in the gcc stage's tree, runs it (three pools under load
+#           for 3 s, then at rest), starts a throwaway Prometheus scraping it every second
+#           (scripts/lib/prometheus.sh; both stopped again whatever happens), and compares what
+#           Prometheus stored with the pools' stats() (one check per line of output)
 #
 # Environment:
 #   BUILD_ROOT   where the build trees go (default: <repo>/build; one subfolder per stage)
@@ -36,7 +41,7 @@ cd "$root"
 # shellcheck source=scripts/lib/deps.sh
 source scripts/lib/deps.sh
 
-all_stages=(format gcc clang asan tsan postgres)
+all_stages=(format gcc clang asan tsan postgres prometheus)
 build_root=${BUILD_ROOT:-$root/build}
 jobs=${JOBS:-2}
 keep_going=${KEEP_GOING:-1}
@@ -60,7 +65,7 @@ banner() {
 # --- packages ----------------------------------------------------------------------------------
 banner "dependencies"
 ensure_packages cmake make g++ clang clang-format-19 libclang-rt-14-dev libboost1.81-dev catch2 \
-    libbenchmark-dev libsoci-dev libpoco-dev libpq-dev postgresql pgbouncer
+    libbenchmark-dev libsoci-dev libpoco-dev libpq-dev postgresql pgbouncer prometheus curl jq
 cmake --version | head -n1
 g++ --version | head -n1
 clang++ --version | head -n1
@@ -235,6 +240,26 @@ stage_postgres() {
     echo "example: connpool_example_postgres (200 coroutines, pool of 8)"
     timeout 120 "$dir/examples/connpool_example_postgres" "$CONNPOOL_PG_CONNINFO" || rc=$?
     pg_stop
+    trap - EXIT INT TERM
+    return "$rc"
+}
+
+stage_prometheus() {
+    local dir=$build_root/gcc-debug
+    configure_gcc_debug "$dir"
+    build "$dir" connpool_example_metrics_server
+    # shellcheck source=scripts/lib/prometheus.sh
+    source scripts/lib/prometheus.sh
+    # Prometheus and the example go away whatever happens: failed checks, an error, Ctrl-C.
+    trap prom_stop EXIT
+    trap 'prom_stop; exit 130' INT TERM
+    prom_start_example "$dir/examples/connpool_example_metrics_server" --load-seconds 3
+    prom_start
+    local rc=0
+    prom_check_example || rc=$?
+    # Each comparison counts as a test in the summary.
+    echo "$PROM_CHECKS_PASSED $PROM_CHECKS_FAILED" >>"$tests_file"
+    prom_stop
     trap - EXIT INT TERM
     return "$rc"
 }

@@ -68,15 +68,18 @@ public:
     using lease = bench_pool::handle_type;
     static constexpr const char* name = "connpool";
 
-    // `limit`: a connection_limit the pool shares (none by default).
+    // `limit`: a connection_limit the pool shares (none by default). `measure_use_time`:
+    // pool_options::measure_use_time (the use-time histogram's cost).
     explicit connpool_blocking(std::size_t connections,
-                               std::shared_ptr<connpool::connection_limit> limit = nullptr)
+                               std::shared_ptr<connpool::connection_limit> limit = nullptr,
+                               bool measure_use_time = false)
         : guard_(asio::make_work_guard(ctx_)), runner_([this] { ctx_.run(); })
     {
         pool_.emplace(ctx_.get_executor(), fake_factory{},
                       connpool::pool_options{.min_size = connections,
                                              .max_size = connections,
-                                             .limit = std::move(limit)});
+                                             .limit = std::move(limit),
+                                             .measure_use_time = measure_use_time});
         wait_until_idle(*pool_, connections);
     }
 
@@ -112,6 +115,17 @@ private:
     asio::executor_work_guard<asio::io_context::executor_type> guard_;
     std::thread runner_;
     std::optional<bench_pool> pool_;
+};
+
+// connpool with pool_options::measure_use_time on: what the use-time histogram costs, against
+// connpool_blocking in the same run.
+class connpool_use_time_blocking : public connpool_blocking {
+public:
+    static constexpr const char* name = "connpool_use_time";
+    explicit connpool_use_time_blocking(std::size_t connections)
+        : connpool_blocking(connections, nullptr, true)
+    {
+    }
 };
 
 }  // namespace connpool_bench

@@ -10,9 +10,11 @@
 #include <connpool/coro_factory.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
+#include <connpool/histogram.hpp>
 #include <connpool/pool.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
+#include <connpool/prometheus.hpp>
 #include <connpool/stats.hpp>
 
 #endif

@@ -9,6 +9,7 @@
 #include <connpool/detail/pool_impl.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
+#include <connpool/histogram.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
 #include <connpool/stats.hpp>
@@ -185,6 +186,11 @@ public:
 
     /// Gauges and counters; see pool_stats. Thread safety: any thread.
     pool_stats stats() const noexcept { return impl_->stats(); }
+
+    /// The distributions of acquire wait times, lease use times (with
+    /// pool_options::measure_use_time) and connect times since the pool was created; see
+    /// pool_histograms. Recorded without a lock, read without one. Thread safety: any thread.
+    pool_histograms histograms() const noexcept { return impl_->histograms(); }
 
     /// The options the pool was created with (resize() changes the sizes in force: see stats()).
     const pool_options& options() const noexcept { return impl_->options(); }

@@ -24,6 +24,7 @@ POOL_TITLES = {
     "mutex": "mutex + condvar",
     "soci": "SOCI 4.0 connection_pool",
     "poco": "Poco::ObjectPool",
+    "connpool_use_time": "connpool, measure_use_time",
 }
 PEERS = [p for p in POOLS if p != "connpool"]
 
@@ -336,6 +337,9 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
                      fmt_ratio(ratio(ops, floor))))
     md.append(table(["", "ops/s", "ns/op", "vs 1-thread floor"], rows) + "\n")
 
+    # ---- histograms
+    md.append(histogram_cost(runs))
+
     # ---- async
     md.append("## Asynchronous acquire on one `io_context` thread\n")
     md.append("An idle connection is always available; the benchmark's own thread runs the "
@@ -415,6 +419,43 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
     return "\n".join(md)
 
 
+def histogram_cost(runs):
+    """The section on what recording the histograms costs: the same benchmarks with
+    pool_options::measure_use_time (the suite's connpool_use_time runs) against without."""
+    md = ["## Cost of the histograms\n",
+          "Acquire wait times and connect times are always recorded, on the slow paths (a waiter "
+          "leaving the queue, under the mutex it takes anyway; a connect, on the strand): every "
+          "connpool figure on this page includes them. The use time of each lease is recorded "
+          "only with `pool_options::measure_use_time`, because it reads the clock when a "
+          "connection is lent and when it comes back; below, the same benchmarks with it "
+          "(connpool_use_time) and without it, in this run.\n"]
+    rows = []
+    plain = median(runs, "try_acquire/connpool", "ops_per_s")
+    timed = median(runs, "try_acquire/connpool_use_time", "ops_per_s")
+    if plain is not None or timed is not None:
+        rows.append(("`try_acquire` + release, 1 thread", fmt_rate(plain),
+                     fmt_ns(1e9 / plain) if plain else "–", fmt_rate(timed),
+                     fmt_ns(1e9 / timed) if timed else "–", fmt_ratio(ratio(timed, plain))))
+    for key, t, p, w in blocking_scenarios(runs):
+        if f"{key}/connpool_use_time" not in runs:
+            continue
+        plain = median(runs, f"{key}/connpool", "ops_per_s")
+        timed = median(runs, f"{key}/connpool_use_time", "ops_per_s")
+        p99 = [median(runs, f"{key}/{pool}", "p99_ns") for pool in ("connpool",
+                                                                     "connpool_use_time")]
+        rows.append((f"blocking {t} × {p}, W = {work_title(w)} (p99 {fmt_ns(p99[0])} → "
+                     f"{fmt_ns(p99[1])})", fmt_rate(plain), fmt_ns(1e9 / plain) if plain else "–",
+                     fmt_rate(timed), fmt_ns(1e9 / timed) if timed else "–",
+                     fmt_ratio(ratio(timed, plain))))
+    if not rows:
+        md.append("Not measured in this run.\n")
+        return "\n".join(md)
+    md.append(table(["", "ops/s", "ns/op", "with use time: ops/s", "ns/op", "with / without"],
+                    rows) + "\n")
+    md.append("Blocking ns/op is the round's real time per operation of all threads together.\n")
+    return "\n".join(md)
+
+
 def fmt_bytes(v):
     return "–" if v is None else f"{v:.0f} B"
 
@@ -422,6 +463,9 @@ def fmt_bytes(v):
 # ----------------------------------------------------------------------------------------- chart
 
 def write_plot(args, runs, scenarios, pools):
+    # The chart shows the use-time histogram's cost too, in the scenarios that measure it.
+    if any(f"{k}/connpool_use_time" in runs for k, *_ in scenarios):
+        pools = pools[:1] + ["connpool_use_time"] + pools[1:]
     os.makedirs(args.plot_dir, exist_ok=True)
     dat = os.path.join(args.plot_dir, "benchmarks.dat")
     with open(dat, "w", encoding="utf-8") as f:
@@ -434,7 +478,8 @@ def write_plot(args, runs, scenarios, pools):
                     v = median(runs, f"{key}/{pool}", counter)
                     vals.append("NaN" if v is None or v <= 0 else f"{v:.6g}")
             f.write(f'"{label}" ' + " ".join(vals) + "\n")
-    colors = {"connpool": "#1f77b4", "mutex": "#ff7f0e", "soci": "#2ca02c", "poco": "#9467bd"}
+    colors = {"connpool": "#1f77b4", "connpool_use_time": "#aec7e8", "mutex": "#ff7f0e",
+              "soci": "#2ca02c", "poco": "#9467bd"}
     gp = os.path.join(args.plot_dir, "benchmarks.gp")
     ops_cols = ", ".join(
         f"'{dat}' using {2 + 2 * i}:xtic(1) title '{POOL_TITLES[p]}' lc rgb '{colors[p]}'"

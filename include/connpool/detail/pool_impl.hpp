@@ -31,6 +31,7 @@
 #include <connpool/detail/core/pool_state.hpp>
 #include <connpool/detail/core/waiting.hpp>
 #include <connpool/detail/counters.hpp>
+#include <connpool/detail/histogram_recorder.hpp>
 #include <connpool/detail/idle/idle_set.hpp>
 #include <connpool/detail/idle/slot.hpp>
 #include <connpool/detail/idle/stable_array.hpp>
@@ -49,6 +50,7 @@
 #include <connpool/detail/waiters/waiter_queue.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
+#include <connpool/histogram.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
 #include <connpool/stats.hpp>
@@ -190,6 +192,9 @@ public:
 
     void return_slot(slot_type& s, bool broken) noexcept override
     {
+        if (opts_.measure_use_time)  // lend() stamped lent_at with Clock
+            histograms_.record_use(
+                s.index, Clock::now() - times::at(s.lent_at.load(std::memory_order_relaxed)));
         if (surplus_check_due() && surplus_on_return()) [[unlikely]]
             return discard(s, destroy_cause::surplus);
         time_point now{};  // read once, for the judgement and the stamps; not for a broken one
@@ -265,6 +270,11 @@ public:
         st.min_size = state_.opts.min_size;
         st.max_size = state_.opts.max_size;
         return st;
+    }
+
+    pool_histograms histograms() const noexcept
+    {
+        return histograms_.snapshot(opts_.measure_use_time);
     }
 
     // ------------------------------------------------------------------------ the handoff
@@ -689,7 +699,9 @@ private:
     void lend(slot_type& s, time_point now) noexcept
     {
         s.set(slot_state::lent);
-        if (opts_.leak_threshold.count() != 0)
+        if (opts_.measure_use_time)  // the use time's start: Clock, not the coarse stamp clock
+            s.lent_at.store(times::ticks(Clock::now()), std::memory_order_relaxed);
+        else if (opts_.leak_threshold.count() != 0)
             s.lent_at.store(times::ticks(now), std::memory_order_relaxed);
         // The owner's private count (see slot::lends): a plain load and store.
         s.lends.store(s.lends.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -731,6 +743,7 @@ private:
     std::atomic<bool> room_wanted_{false};  // the limit left a connect waiting: see launch_connects
 
     pool_counters counters_;
+    histogram_recorder histograms_;  // cache-line aligned: shares no line with the flags above
 
     alignas(64) mutable std::mutex mtx_;
     pool_state<Connection, Clock> state_;  // guarded by mtx_

@@ -151,18 +151,27 @@ private:
     {
         auto& p = pool();
         auto self = p.shared_from_this();
+        const time_point started = Clock::now();  // the create-time histogram's start
         p.calls_.call(
             self, std::chrono::duration_cast<typename Clock::duration>(p.opts_.connect_timeout),
             [&p](auto handler) { p.factory_.async_connect(std::move(handler)); },
-            [&s, &p](error_code ec, Connection conn) {
+            [&s, &p, started](error_code ec, Connection conn) {
+                if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
+                    p.histograms_.record_create(Clock::now() - started);
                 if (ec)
                     p.on_connect_failed(s, ec);
                 else
                     p.on_connected(s, std::move(conn));
             },
             // The timer's handler may outlive the call's completion handler: it holds the pool.
-            [self] { self->record_connect_failure(errc::connect_timeout); },
-            [&s, &p](error_code ec) { p.on_connect_failed(s, ec); });
+            [self, started] {
+                self->histograms_.record_create(Clock::now() - started);
+                self->record_connect_failure(errc::connect_timeout);
+            },
+            [&s, &p, started](error_code ec) {
+                p.histograms_.record_create(Clock::now() - started);
+                p.on_connect_failed(s, ec);
+            });
     }
 
     // On the strand (is_permanent_error is a factory member): a connect attempt failed, or its

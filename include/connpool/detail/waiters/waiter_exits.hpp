@@ -123,6 +123,7 @@ public:
             Clock::now() - times::at(w.enqueued_at));
         pool_counters::bump(p.counters_.wait_ns,
                             static_cast<std::uint64_t>(std::max<std::int64_t>(0, waited.count())));
+        p.histograms_.record_wait(waited);
     }
 };
 
