@@ -2,7 +2,9 @@
 // Several pools of one process against one real PostgreSQL under one connection_limit (issue 10,
 // item 6): two databases and two roles, four pools, a limit below the server's max_connections.
 // pg_stat_activity, sampled all along by a monitor session, never shows more backends than the
-// limit; every query succeeds; the limit lowered at run time drains to the new value.
+// limit; every query succeeds; the limit lowered at run time drains to the new value. And
+// fail_fast against the stopped server (item 6's outage): acquires fail in milliseconds with the
+// server's connect error, and recover when it starts again.
 
 #include "pg_support.hpp"
 
@@ -166,4 +168,67 @@ TEST_CASE("pools of two databases and two roles under one connection_limit: the 
     }
     CHECK(used == std::size(configurations));  // every configuration was served
     CHECK(created >= 4);
+}
+
+TEST_CASE("fail_fast with the server stopped: acquires fail in milliseconds with the server's "
+          "connect error, and the pool recovers when the server starts again",
+          "[postgres][pool][outages]")
+{
+    asio::io_context ctx;
+    server_restorer restorer;
+    pg_pool pool(ctx.get_executor(),
+                 postgres::factory(ctx.get_executor(), conninfo("connpool_it_fail_fast")),
+                 {.min_size = 1,
+                  .max_size = 4,
+                  .acquire_timeout = 10s,  // what a caller would wait without fail_fast
+                  .connect_timeout = 2s,
+                  .validation_interval = 0ms,
+                  .backoff_initial = 20ms,
+                  .backoff_max = 200ms,
+                  .fail_fast = true});
+    run(ctx, [&]() -> asio::awaitable<void> {
+        co_await pool.async_wait_ready(asio::use_awaitable);  // min_size is open
+        REQUIRE(pool.stats().idle == 1);
+
+        co_await off_thread([] { server_ctl("stop"); });
+        restorer.stopped = true;
+
+        // The first acquire finds the idle connection dead (its validation fails), the
+        // replacement's connect is refused, and the acquire fails with that error: no open
+        // connection is left. Every later acquire fails at once, while the pool retries.
+        std::chrono::milliseconds slowest{0};
+        for (int i = 0; i < 5; ++i) {
+            const auto t0 = clock::now();
+            auto [ec, conn] = co_await pool.async_acquire(asio::as_tuple(asio::use_awaitable));
+            slowest = std::max(slowest, since(t0));
+            INFO(ec.message());
+            CHECK(ec == postgres::client_errc::connection_failed);
+            CHECK(ec.message().find("refused") != std::string::npos);  // the server's words
+            co_await pause(30ms);  // across backoffs and retries
+        }
+        INFO("slowest failed acquire: " << slowest.count() << " ms");
+        CHECK(slowest < 1s);                        // milliseconds, not the 10 s acquire_timeout
+        CHECK(pool.stats().connect_failures >= 2);  // retried in the background meanwhile
+
+        co_await off_thread([] { server_ctl("start"); });
+        restorer.stopped = false;
+        const auto started = clock::now();
+        bool recovered = false;
+        while (!recovered && since(started) < 10s) {
+            auto [ec, conn] = co_await pool.async_acquire(asio::as_tuple(asio::use_awaitable));
+            if (!ec) {
+                auto [qec, r] =
+                    co_await conn->async_query("SELECT 1", asio::as_tuple(asio::use_awaitable));
+                recovered = !qec;
+            } else {
+                co_await pause(20ms);
+            }
+        }
+        CHECK(recovered);
+        // Acquires wait normally again: one that finds nothing idle waits for a connection.
+        auto a = co_await pool.async_acquire(asio::use_awaitable);
+        auto b = co_await pool.async_acquire(asio::use_awaitable);
+        CHECK(a);
+        CHECK(b);
+    }());
 }
