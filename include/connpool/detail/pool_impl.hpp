@@ -392,7 +392,11 @@ public:
                     this->left_queue_locked(*w);
                     w->result_slot = s;
                     lend(*s, stamps::now());
+                    const std::uint32_t connects = this->replan_after_waiter_left_locked();
                     lk.unlock();
+                    // Before the notify: the waiter's lease may come back at once and, in a
+                    // closed pool, let the pool be deleted.
+                    this->launch_connects(connects);
                     w->notify(w);
                     return;
                 }

@@ -122,7 +122,9 @@ public:
                 std::unique_lock lk(p.mtx_);
                 if (w.linked) {
                     p.expire_locked(w);
+                    const std::uint32_t connects = p.replan_after_waiter_left_locked();
                     lk.unlock();
+                    p.launch_connects(connects);
                 } else {
                     // Claimed by someone else at the deadline: its notify is on the way.
                     lk.unlock();

@@ -97,6 +97,9 @@ struct pool_state {
     // The sizing decision counts one waiter for them, so that connects go on being retried (with
     // the backoff) in the background although nobody waits any more, until one succeeds.
     bool refused_demand = false;
+    // The pool's limit did not grant every connect the last plan wanted: the pool waits in the
+    // limit's FIFO for units, its demand there counted from its waiters (see connector).
+    bool awaiting_units = false;
     bool orphaned = false;  // the pool object is gone; leases still out (on_owners_gone)
 };
 

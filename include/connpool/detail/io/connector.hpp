@@ -63,6 +63,7 @@ public:
                 connects, pool_type::limit_ns(oldest ? times::at(oldest->enqueued_at) : now));
             if (granted < connects)
                 p.room_wanted_.store(true, std::memory_order_relaxed);
+            st.awaiting_units = granted < connects;
             connects = granted;
         }
         std::uint32_t chain = nil_index;
@@ -85,7 +86,9 @@ public:
         if (auto& account = pool().account_) {
             account->deliver_grants();  // units take() gave back, now banked for other pools
             // Relaxed: a hint set under the mutex we held; a missed one is set again next plan.
-            if (pool().room_wanted_.exchange(false, std::memory_order_relaxed))
+            // A load first: most calls find nothing to do, and skip the read-modify-write.
+            if (pool().room_wanted_.load(std::memory_order_relaxed) &&
+                pool().room_wanted_.exchange(false, std::memory_order_relaxed))
                 account->make_room();
         }
         if (chain == nil_index)
@@ -98,6 +101,20 @@ public:
                 self->run_connect(s);
             }
         });
+    }
+
+    // Under the pool's mutex, after a waiter left the queue with no connect of its own (served by
+    // a returned connection, cancelled, expired). While the pool waits for units of its limit,
+    // its demand there was counted with that waiter, and placed in the limit's FIFO by the
+    // arrival of the oldest waiter, maybe this one: planning again withdraws what is no longer
+    // wanted and moves the pool's place to its oldest waiter now. A stale place made the other
+    // pools close the connections that came back to them (surplus_on_return) for a demand that
+    // was gone, so their own waiters paid a connect instead of getting the connection back.
+    // Returns a chain for launch_connects, which the caller calls after unlocking; nil_index (and
+    // nothing to launch) when the pool waits for no unit, e.g. has no limit.
+    std::uint32_t replan_after_waiter_left_locked() noexcept
+    {
+        return pool().state_.awaiting_units ? plan_connects_locked(Clock::now()) : nil_index;
     }
 
     // Starts the connects that the sizing decision wants now. After an offer, so that a waiter
@@ -158,9 +175,17 @@ private:
             [&s, &p, started](error_code ec, Connection conn) {
                 if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
                     p.histograms_.record_create(Clock::now() - started);
-                if (ec)
+                if (ec) {
+                    // A connect that succeeded after its timeout (a factory that does not
+                    // listen to cancellation, e.g. a blocking driver on a worker thread) brings
+                    // a live connection with the timeout's error. It counts until its
+                    // destructor returns, so it goes now, before on_connect_failed counts the
+                    // slot and its limit unit out; not when `conn` leaves this scope.
+                    {
+                        const Connection late(std::move(conn));
+                    }
                     p.on_connect_failed(s, ec);
-                else
+                } else
                     p.on_connected(s, std::move(conn));
             },
             // The timer's handler may outlive the call's completion handler: it holds the pool.

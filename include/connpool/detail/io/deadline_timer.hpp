@@ -7,6 +7,7 @@
 // the same mutex as the queue, so it cannot fire before its waiter is queued, and costs no timer
 // of its own. (A blocked thread waits for its deadline on its own parker: acquire/.)
 
+#include <connpool/detail/idle/idle_stack.hpp>
 #include <connpool/detail/idle/stamp_clock.hpp>
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/detail/waiters/waiter_queue.hpp>
@@ -80,6 +81,7 @@ private:
         auto& p = pool();
         waiter_type* chain = nullptr;
         waiter_type** tail = &chain;
+        std::uint32_t connects = nil_index;
         {
             std::lock_guard lk(p.mtx_);
             const std::int64_t now = times::ticks(Clock::now());
@@ -88,7 +90,10 @@ private:
                 *tail = w;
                 tail = &w->next;
             }
+            if (chain)
+                connects = p.replan_after_waiter_left_locked();
         }
+        p.launch_connects(connects);
         p.notify_all(chain);
         arm();
     }

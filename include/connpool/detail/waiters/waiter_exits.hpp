@@ -37,6 +37,7 @@ public:
     void cancel(waiter_type& w) noexcept
     {
         auto& p = pool();
+        std::uint32_t connects;
         {
             std::lock_guard lk(p.mtx_);
             if (!w.linked) {
@@ -48,7 +49,9 @@ public:
             left_queue_locked(w);
             pool_counters::bump(p.counters_.cancelled);
             w.result_ec = boost::asio::error::operation_aborted;
+            connects = p.replan_after_waiter_left_locked();
         }
+        p.launch_connects(connects);  // before the notify, which may release the pool's last owner
         w.notify(&w);
     }
 

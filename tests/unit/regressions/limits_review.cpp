@@ -1,0 +1,272 @@
+// Copyright (c) 2026 connpool authors. Distributed under the Boost Software License, Version 1.0.
+//
+// Regressions found by the adversarial review of the shared limits and resize (issue 10): each
+// case failed before its fix. Manual clock, fake backend, one thread.
+
+#include "support/checked_handler.hpp"
+#include "support/run_until.hpp"
+
+#include <connpool/connpool.hpp>
+#include <connpool/testing.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+using namespace std::chrono_literals;
+using namespace connpool::testing;
+using boost::system::error_code;
+using connpool::connection_limit;
+using connpool::pool_options;
+using connpool::test::checked_result;
+using connpool::test::poll_all;
+
+namespace {
+
+using pool_type = connpool::pool<fake_connection, connect_only_factory, manual_clock>;
+using handle = pool_type::handle_type;
+using acquire_result = checked_result<handle>;
+
+// Pools on one io_context, each with its own fake backend (as in tests/unit/limit).
+struct limit_review_fixture {
+    manual_clock_guard clock_guard;
+    boost::asio::io_context ioc;
+    struct member {
+        std::shared_ptr<fake_backend> backend = std::make_shared<fake_backend>();
+        std::unique_ptr<pool_type> pool;
+    };
+    std::vector<std::unique_ptr<member>> members;
+
+    limit_review_fixture() = default;
+    limit_review_fixture(const limit_review_fixture&) = delete;
+    limit_review_fixture& operator=(const limit_review_fixture&) = delete;
+
+    ~limit_review_fixture()
+    {
+        for (auto& m : members) {
+            poll();
+            const auto report = check_invariants(*m->pool, *m->backend);
+            INFO("accounting at the end of the test: " << report.message());
+            CHECK(report.ok());
+        }
+        for (auto& m : members)
+            m->pool.reset();
+        for (auto& m : members)
+            m->backend->drop_pending();
+        poll();
+    }
+
+    pool_type& add_pool(pool_options opts)
+    {
+        auto m = std::make_unique<member>();
+        m->pool = std::make_unique<pool_type>(ioc.get_executor(),
+                                              connect_only_factory(ioc.get_executor(), m->backend),
+                                              std::move(opts));
+        members.push_back(std::move(m));
+        poll();
+        return *members.back()->pool;
+    }
+    fake_backend& backend_of(std::size_t i) { return *members.at(i)->backend; }
+
+    void poll() { poll_all(ioc); }
+    void advance(std::chrono::milliseconds d) { connpool::testing::advance(ioc, d); }
+
+    std::unique_ptr<acquire_result> start_acquire(pool_type& p,
+                                                  std::chrono::milliseconds timeout = 30s)
+    {
+        auto r = std::make_unique<acquire_result>();
+        p.async_acquire(timeout, r->handler());
+        poll();
+        return r;
+    }
+    handle acquire_now(pool_type& p)
+    {
+        auto r = start_acquire(p);
+        REQUIRE(r->called());
+        REQUIRE(!r->ec());
+        return std::move(r->value());
+    }
+};
+
+using F = limit_review_fixture;
+
+}  // namespace
+
+// A pool's place in its limit's FIFO is the demand of its waiters. When they leave without a
+// connect (they gave up, were cancelled, or were served by a connection returned inside their
+// pool), the place must go with them: a stale place made every other pool under the limit close
+// its returned connections for a demand that no longer existed, so that their own waiters paid a
+// connect (or timed out behind a failing backend) instead of getting the connection back.
+TEST_CASE_METHOD(F,
+                 "a returned connection is not closed for a pool whose waiters are gone, it goes "
+                 "to the waiter of its own pool",
+                 "[limit][pool][fairness][regression]")
+{
+    auto limit = std::make_shared<connection_limit>(2);
+    auto& a = add_pool({.max_size = 4, .limit = limit});
+    auto& b = add_pool({.max_size = 4, .limit = limit});
+    auto a1 = acquire_now(a);
+    std::optional<handle> filler;  // keeps the limit full
+
+    SECTION("the other pool's waiter gave up")
+    {
+        auto a2 = acquire_now(a);
+        auto gone = start_acquire(b, 100ms);
+        advance(100ms);
+        REQUIRE(gone->called());
+        CHECK(gone->ec() == connpool::errc::acquire_timeout);
+        filler.emplace(std::move(a2));
+    }
+    SECTION("the other pool's waiter was cancelled")
+    {
+        auto a2 = acquire_now(a);
+        boost::asio::cancellation_signal cancel;
+        acquire_result cancelled;
+        b.async_acquire(boost::asio::bind_cancellation_slot(cancel.slot(), cancelled.handler()));
+        poll();
+        REQUIRE(!cancelled.called());
+        cancel.emit(boost::asio::cancellation_type::terminal);
+        poll();
+        REQUIRE(cancelled.called());
+        CHECK(cancelled.ec() == boost::asio::error::operation_aborted);
+        filler.emplace(std::move(a2));
+    }
+    SECTION("the other pool's waiter was served by a connection returned inside its pool")
+    {
+        auto held_by_b = acquire_now(b);
+        auto served = start_acquire(b);  // b asks the limit for a unit: it is full
+        REQUIRE(!served->called());
+        held_by_b.release();  // nobody asked before b's waiter: handed over inside b
+        poll();
+        REQUIRE(served->called());
+        REQUIRE(!served->ec());
+        filler.emplace(std::move(served->value()));
+    }
+    REQUIRE(limit->in_use() == 2);
+    const long connects_before = backend_of(0).connects_started();
+
+    advance(10ms);
+    auto wa = start_acquire(a);  // a asks the limit for a unit now
+    REQUIRE(!wa->called());
+    const int returned_id = a1->id;
+    a1.release();  // nobody else waits for a unit any more: a's own waiter gets it
+    poll();
+    REQUIRE(wa->called());
+    REQUIRE(!wa->ec());
+    CHECK(wa->value()->id == returned_id);
+    CHECK(a.stats().destroyed_surplus == 0);
+    CHECK(backend_of(0).connects_started() == connects_before);
+    CHECK(limit->in_use() == 2);
+}
+
+namespace {
+
+// What the limit counted while each connection existed (see the next test).
+struct connection_census {
+    std::shared_ptr<connection_limit> limit;
+    std::size_t live = 0;
+    std::size_t uncounted = 0;  // times a connection existed that the limit did not count
+};
+
+// A connection that checks, when it is made and when its destructor runs, that the limit counts
+// every connection that exists (the contract: "until their destructor returns").
+class census_connection {
+public:
+    explicit census_connection(std::shared_ptr<connection_census> c) : census_(std::move(c))
+    {
+        ++census_->live;
+        check();
+    }
+    census_connection(census_connection&& o) noexcept : census_(std::move(o.census_)) {}
+    census_connection& operator=(census_connection&& o) noexcept
+    {
+        if (this != &o) {
+            gone();
+            census_ = std::move(o.census_);
+        }
+        return *this;
+    }
+    ~census_connection() { gone(); }
+
+private:
+    void check() const
+    {
+        if (census_->live > census_->limit->in_use())
+            ++census_->uncounted;
+    }
+    void gone() noexcept
+    {
+        if (!census_)
+            return;
+        check();
+        --census_->live;
+        census_.reset();
+    }
+    std::shared_ptr<connection_census> census_;
+};
+
+// A factory whose connect ignores cancellation, as a blocking driver's does (blocking_factory runs
+// PQconnectdb on a worker thread; nothing can stop it): the test completes it when it likes.
+struct deaf_factory {
+    std::shared_ptr<
+        std::deque<boost::asio::any_completion_handler<void(error_code, census_connection)>>>
+        connects = std::make_shared<
+            std::deque<boost::asio::any_completion_handler<void(error_code, census_connection)>>>();
+
+    template <class Token>
+    auto async_connect(Token&& token)
+    {
+        return boost::asio::async_initiate<Token, void(error_code, census_connection)>(
+            [q = connects](auto handler) { q->emplace_back(std::move(handler)); }, token);
+    }
+};
+
+}  // namespace
+
+// A connect that the pool gave up on (connect_timeout) but that succeeds later delivers a live
+// connection with the timeout error. The pool counted its unit out (free_slot releases it to the
+// limit's next waiter) before that connection's destructor ran, when the completion handler's
+// argument went out of scope: for that moment the backend saw one connection more than the
+// limit, and the limit's next connect could already be running.
+TEST_CASE("a connection that arrives after its connect timed out is destroyed before its unit "
+          "goes back to the limit",
+          "[limit][pool][regression]")
+{
+    manual_clock_guard clock_guard;
+    boost::asio::io_context ioc;
+    auto census = std::make_shared<connection_census>();
+    census->limit = std::make_shared<connection_limit>(1);
+    deaf_factory factory;
+    {
+        connpool::pool<census_connection, deaf_factory, manual_clock> p(
+            ioc.get_executor(), factory,
+            {.min_size = 1, .max_size = 1, .connect_timeout = 1s, .limit = census->limit});
+        poll_all(ioc);
+        REQUIRE(factory.connects->size() == 1);
+        REQUIRE(census->limit->in_use() == 1);
+        advance(ioc, 1s);  // the pool's timeout: the connect is cancelled, and does not listen
+        REQUIRE(factory.connects->size() == 1);
+        auto late = std::move(factory.connects->front());
+        factory.connects->pop_front();
+        std::move(late)(error_code{}, census_connection(census));  // it succeeds, too late
+        poll_all(ioc);
+        CHECK(census->live == 0);
+        CHECK(census->uncounted == 0);
+        p.close();
+        poll_all(ioc);
+        factory.connects->clear();  // a retry's connect, never completed
+    }
+    poll_all(ioc);
+    CHECK(census->limit->in_use() == 0);
+}
