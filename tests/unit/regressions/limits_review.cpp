@@ -170,6 +170,33 @@ TEST_CASE_METHOD(F,
     CHECK(limit->in_use() == 2);
 }
 
+// A connect takes its unit when it is planned, under the pool's mutex, and starts later on the
+// pool's strand. set_max lowering the limit in between did not stop it: the backend saw a new
+// connection after the max was lowered below the count ("no connect starts until the count is
+// below the new max").
+TEST_CASE_METHOD(F, "a connect planned before set_max lowered the limit does not start after it",
+                 "[limit][pool][set_max][regression]")
+{
+    auto limit = std::make_shared<connection_limit>(2);
+    auto& a = add_pool({.max_size = 4, .limit = limit});
+    auto held = acquire_now(a);
+    REQUIRE(backend_of(0).connects_started() == 1);
+    acquire_result waiting;
+    a.async_acquire(waiting.handler());  // takes the second unit; the connect is posted
+    REQUIRE(limit->in_use() == 2);
+    limit->set_max(1);  // before the strand ran the connect
+    poll();
+    CHECK(backend_of(0).connects_started() == 1);
+    CHECK(limit->in_use() == 1);
+    CHECK(!waiting.called());
+    held.release();  // the limit is within its max again: handed to the waiter
+    poll();
+    REQUIRE(waiting.called());
+    CHECK(!waiting.ec());
+    CHECK(limit->in_use() == 1);
+    CHECK(backend_of(0).connects_started() == 1);
+}
+
 namespace {
 
 // What the limit counted while each connection existed (see the next test).

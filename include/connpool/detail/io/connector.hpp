@@ -167,6 +167,18 @@ private:
     void run_connect(slot_type& s)
     {
         auto& p = pool();
+        // The unit was taken when the connect was planned; the strand may get here much later.
+        // If set_max lowered a limit of the chain below its count meanwhile, the connect does
+        // not start ("no connect starts until the count is below the new max"): the slot and
+        // its unit go back, and the plan that follows waits in the limit's FIFO. One relaxed
+        // load when no limit of the tree is over its max.
+        if (p.account_ && p.account_->over_max()) {
+            {
+                std::lock_guard lk(p.mtx_);
+                --p.state_.connecting;
+            }
+            return p.free_slot(s);
+        }
         auto self = p.shared_from_this();
         const time_point started = Clock::now();  // the create-time histogram's start
         p.calls_.call(
