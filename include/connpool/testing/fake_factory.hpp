@@ -510,19 +510,28 @@ private:
         post_connect_completion(std::move(handler), ex, ec);
     }
 
+    // `detach`: the cancellation slot to clear before the handler runs (see store_pending_connect).
     template <class Handler, class Executor>
-    void post_connect_completion(Handler handler, const Executor& ex, error_code ec)
+    void post_connect_completion(Handler handler, const Executor& ex, error_code ec,
+                                 asio::cancellation_slot detach = {})
     {
         fake_connection conn;
         if (!ec)
             conn = make_connection();
-        asio::post(ex, [self = shared_from_this(), h = std::move(handler), ec,
-                        c = std::move(conn)]() mutable {
+        asio::post(ex, [self = shared_from_this(), h = std::move(handler), ec, c = std::move(conn),
+                        detach]() mutable {
+            if (detach.is_connected())
+                detach.clear();
             self->on_connect_done(ec);
             std::move(h)(ec, std::move(c));
         });
     }
 
+    // A pending connect. The operation's cancellation slot is touched only on the handler's
+    // executor (where the initiation runs and where cancellation is emitted), never by a thread
+    // that completes the operation (complete_next_connect may be called from any thread): its
+    // handler is installed before the operation is published in the queue, and cleared by the
+    // posted completion. Both used to be done on the calling thread, racing the executor.
     template <class Handler, class Executor>
     std::uint64_t store_pending_connect(Handler handler, const Executor& ex)
     {
@@ -534,16 +543,6 @@ private:
         {
             std::lock_guard lk(mtx_);
             op_id = ++next_op_id_;
-            pending_connects_.push_back(pending_op{op_id,
-                                                   [self = shared_from_this(), hp, work, ex,
-                                                    slot](error_code ec, bool clear_slot) mutable {
-                                                       if (clear_slot && slot.is_connected())
-                                                           slot.clear();
-                                                       self->post_connect_completion(std::move(*hp),
-                                                                                     ex, ec);
-                                                       work->reset();
-                                                   },
-                                                   {}});
         }
         if (slot.is_connected()) {
             std::weak_ptr<fake_backend> weak = weak_from_this();
@@ -552,6 +551,16 @@ private:
                     self->cancel_pending(self->pending_connects_, op_id);
             });
         }
+        std::lock_guard lk(mtx_);
+        pending_connects_.push_back(pending_op{
+            op_id,
+            [self = shared_from_this(), hp, work, ex, slot](error_code ec,
+                                                            bool clear_slot) mutable {
+                self->post_connect_completion(std::move(*hp), ex, ec,
+                                              clear_slot ? slot : asio::cancellation_slot{});
+                work->reset();
+            },
+            {}});
         return op_id;
     }
 
@@ -657,22 +666,9 @@ private:
         {
             std::lock_guard lk(mtx_);
             op_id = ++next_op_id_;
-            q.push_back(pending_op{op_id,
-                                   [hp, work, ex, reset_target, &failures, slot,
-                                    cancellable](error_code ec, bool clear_slot) mutable {
-                                       if (cancellable && clear_slot && slot.is_connected())
-                                           slot.clear();
-                                       if (ec)
-                                           failures.fetch_add(1);
-                                       else if (reset_target)
-                                           reset_target->dirty = false;
-                                       asio::post(ex, [h = std::move(*hp), ec]() mutable {
-                                           std::move(h)(ec);
-                                       });
-                                       work->reset();
-                                   },
-                                   {}});
         }
+        // The cancellation slot is touched on the handler's executor only: see
+        // store_pending_connect.
         if (cancellable && slot.is_connected()) {
             std::weak_ptr<fake_backend> weak = weak_from_this();
             slot.assign([weak, &q, op_id](asio::cancellation_type) {
@@ -680,6 +676,24 @@ private:
                     self->cancel_pending(q, op_id);
             });
         }
+        std::lock_guard lk(mtx_);
+        q.push_back(pending_op{op_id,
+                               [hp, work, ex, reset_target, &failures, slot,
+                                cancellable](error_code ec, bool clear_slot) mutable {
+                                   if (ec)
+                                       failures.fetch_add(1);
+                                   else if (reset_target)
+                                       reset_target->dirty = false;
+                                   asio::cancellation_slot detach =
+                                       cancellable && clear_slot ? slot : asio::cancellation_slot{};
+                                   asio::post(ex, [h = std::move(*hp), ec, detach]() mutable {
+                                       if (detach.is_connected())
+                                           detach.clear();
+                                       std::move(h)(ec);
+                                   });
+                                   work->reset();
+                               },
+                               {}});
         return op_id;
     }
 
