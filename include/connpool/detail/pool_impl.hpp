@@ -585,6 +585,21 @@ public:
                                                       : INT64_MAX);
     }
 
+    // A connection that comes into circulation other than by a return (a connect that completed,
+    // a ping or reset that succeeded) while the pool is above its max_size (resize lowered it
+    // while the connection was connecting or in maintenance) or a limit of its chain is above
+    // its max (set_max, the same): it is surplus. Neither idle nor lent when the max was
+    // lowered, it was offered as any other and, with no waiter, stayed idle above the max (kept
+    // by min_size or a long idle_timeout); now it is closed as a lent one is when it comes
+    // back. One relaxed load each while no max was lowered.
+    bool surplus_on_arrival() noexcept
+    {
+        if (!above_max_.load(std::memory_order_relaxed) && !(account_ && account_->over_max()))
+            return false;
+        std::lock_guard lk(mtx_);
+        return state_.size > state_.opts.max_size || (account_ && account_->over_max());
+    }
+
     // ------------------------------------------------------------------ as a limit's member
     // (detail/limit/limit_member.hpp): called by the limit from any thread, with no lock held,
     // while this pool's owners live.

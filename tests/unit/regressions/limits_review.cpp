@@ -70,6 +70,8 @@ struct limit_review_fixture {
     pool_type& add_pool(pool_options opts)
     {
         auto m = std::make_unique<member>();
+        if (next_backend)
+            m->backend = std::move(next_backend);
         m->pool = std::make_unique<pool_type>(ioc.get_executor(),
                                               connect_only_factory(ioc.get_executor(), m->backend),
                                               std::move(opts));
@@ -78,6 +80,14 @@ struct limit_review_fixture {
         return *members.back()->pool;
     }
     fake_backend& backend_of(std::size_t i) { return *members.at(i)->backend; }
+    // The backend the next add_pool() will use, to script it before the pool starts.
+    fake_backend& backend_of_next()
+    {
+        if (!next_backend)
+            next_backend = std::make_shared<fake_backend>();
+        return *next_backend;
+    }
+    std::shared_ptr<fake_backend> next_backend;
 
     void poll() { poll_all(ioc); }
     void advance(std::chrono::milliseconds d) { connpool::testing::advance(ioc, d); }
@@ -195,6 +205,80 @@ TEST_CASE_METHOD(F, "a connect planned before set_max lowered the limit does not
     CHECK(!waiting.ec());
     CHECK(limit->in_use() == 1);
     CHECK(backend_of(0).connects_started() == 1);
+}
+
+// resize() and set_max() close the idle surplus at once and the lent surplus when it comes back;
+// a connection that was connecting (or being pinged) when the max was lowered was neither, and
+// when it arrived it was offered like any other: with no waiter it stayed idle above the max for
+// good (min_size, or idle_timeout, keep it), the pool or the limit over its max while quiescent.
+TEST_CASE_METHOD(F, "a connection that arrives after the max was lowered is closed as surplus",
+                 "[limit][pool][resize][set_max][regression]")
+{
+    SECTION("resize lowered max_size while it connected")
+    {
+        backend_of_next().set_connect(outcome::pending());
+        auto& a = add_pool({.min_size = 2, .max_size = 2});
+        REQUIRE(backend_of(0).pending_connects() == 2);
+        a.resize(0, 1);
+        backend_of(0).set_connect(outcome::ok());
+        while (backend_of(0).complete_next_connect())
+            poll();
+        CHECK(a.stats().size == 1);
+        CHECK(a.stats().destroyed_surplus == 1);
+        CHECK(backend_of(0).live() == 1);
+    }
+    SECTION("set_max lowered the limit while it connected")
+    {
+        auto limit = std::make_shared<connection_limit>(2);
+        backend_of_next().set_connect(outcome::pending());
+        auto& a = add_pool({.min_size = 2, .max_size = 4, .limit = limit});
+        REQUIRE(backend_of(0).pending_connects() == 2);
+        limit->set_max(1);
+        backend_of(0).set_connect(outcome::ok());
+        while (backend_of(0).complete_next_connect())
+            poll();
+        CHECK(limit->in_use() == 1);
+        CHECK(a.stats().size == 1);
+        CHECK(backend_of(0).live() == 1);
+    }
+}
+
+TEST_CASE("a connection back from a ping after resize lowered max_size is closed as surplus",
+          "[pool][resize][regression]")
+{
+    manual_clock_guard clock_guard;
+    boost::asio::io_context ioc;
+    auto backend = std::make_shared<fake_backend>();
+    {
+        connpool::pool<fake_connection, ping_factory, manual_clock> p(
+            ioc.get_executor(), ping_factory(ioc.get_executor(), backend),
+            {.max_size = 2, .validation_interval = 0ms});  // a ping before every lease
+        {
+            checked_result<decltype(p)::handle_type> x, y;
+            p.async_acquire(x.handler());
+            p.async_acquire(y.handler());
+            poll_all(ioc);
+            REQUIRE(x.called());
+            REQUIRE(y.called());
+        }  // both idle now
+        poll_all(ioc);
+        REQUIRE(p.stats().idle == 2);
+        backend->set_ping(outcome::pending());
+        checked_result<decltype(p)::handle_type> waiting;
+        p.async_acquire(waiting.handler());  // both idle ones go to be pinged
+        poll_all(ioc);
+        REQUIRE(backend->pending_pings() == 2);
+        p.resize(0, 1);
+        while (backend->complete_next_ping())
+            poll_all(ioc);
+        REQUIRE(waiting.called());
+        CHECK(!waiting.ec());
+        CHECK(p.stats().size == 1);
+        CHECK(p.stats().destroyed_surplus == 1);
+        CHECK(backend->live() == 1);
+    }
+    poll_all(ioc);
+    CHECK(backend->live() == 0);
 }
 
 namespace {

@@ -277,6 +277,8 @@ private:
         // Opened for a pool closed since, or before a clear(): never lent.
         if (auto cause = p.closed_or_cleared(s))
             return p.discard(s, *cause);
+        if (p.surplus_on_arrival())  // a max was lowered while it connected
+            return p.discard(s, destroy_cause::surplus);
         s.created = times::ticks(now);
         s.expiry = times::ticks(expiry_of<Clock>(p.opts_, now, draw));
         times::mark_used(s, stamp_clock<Clock>::now());  // every stamp from one clock

@@ -90,6 +90,8 @@ private:
             judge_return(false, [&] { return p.why_not_kept(s, Clock::now()); }, false);
         if (v.action == return_action::discard)
             return p.discard(s, v.cause);
+        if (p.surplus_on_arrival())  // a max was lowered while it was pinged or reset
+            return p.discard(s, destroy_cause::surplus);
         // Known good now; last_used stays, so a pinged surplus connection still ages out.
         // A successful reset is a round trip to the server too: it counts as a validation.
         s.last_checked.store(times::ticks(stamps::now()), std::memory_order_relaxed);
