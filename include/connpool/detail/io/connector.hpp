@@ -230,15 +230,20 @@ private:
         // the mutex then confirms or not.
         connect_failing_.store(true, std::memory_order_relaxed);
         typename pool_type::waiter_type* failed = nullptr;
+        std::uint32_t connects = nil_index;
         {
             std::lock_guard lk(p.mtx_);
             const time_point now = Clock::now();
             p.state_.on_connect_failure(ec, now, permanent, p.state_.jitter());
             // The failed attempt is still counted as connecting: the open connections are the
             // others.
-            if (fail_waiters_on_connect_error(p.state_.outage(now)))
+            if (fail_waiters_on_connect_error(p.state_.outage(now))) {
                 failed = p.fail_waiters_on_outage_locked(ec);
+                if (failed)  // they leave the limit's FIFO too (see the function)
+                    connects = replan_after_waiter_left_locked();
+            }
         }
+        launch_connects(connects);
         p.notify_all(failed);
     }
 
