@@ -10,6 +10,7 @@
 #include <connpool/coro_factory.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
+#include <connpool/keyed_pool.hpp>
 #include <connpool/pool.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
