@@ -27,8 +27,11 @@ using pool_timer =
 // The pool's executor and its strand: the first base of pool_impl, so that the parts' timers,
 // constructed before pool_impl's own members, are bound to the one strand.
 struct pool_executors {
-    explicit pool_executors(pool_executor ex)
-        : ex_(std::move(ex)), strand_(boost::asio::make_strand(ex_))
+    // `strand`: a strand of `ex`, the pool's own or one shared with other pools (the keys of a
+    // keyed_pool share their factory, which is then called on one strand at a time, as a pool's
+    // own factory is).
+    pool_executors(pool_executor ex, pool_strand strand)
+        : ex_(std::move(ex)), strand_(std::move(strand))
     {
     }
     pool_executor ex_;

@@ -107,8 +107,10 @@ public:
     static constexpr bool has_is_permanent_error = factory_has_is_permanent_error<Factory>;
 
     // Use create(): the pool must be owned by a shared_ptr with on_owners_gone as its deleter.
-    pool_impl(executor_type ex, Factory factory, const pool_options& opts)
-        : pool_executors(std::move(ex)),
+    // `strand`: the strand of its factory calls and timers (one of its own, or one it shares
+    // with the other keys of a keyed_pool).
+    pool_impl(executor_type ex, pool_strand strand, Factory factory, const pool_options& opts)
+        : pool_executors(std::move(ex), std::move(strand)),
           blocking_acquire<Connection, Factory, Clock>(ex_),
           connector<Connection, Factory, Clock>(strand_),
           housekeeping<Connection, Factory, Clock>(strand_),
@@ -126,8 +128,16 @@ public:
     static std::shared_ptr<pool_impl> create(executor_type ex, Factory factory,
                                              const pool_options& opts)
     {
-        std::shared_ptr<pool_impl> p(new pool_impl(std::move(ex), std::move(factory), opts),
-                                     [](pool_impl* self) { self->on_owners_gone(); });
+        pool_strand strand = boost::asio::make_strand(ex);
+        return create(std::move(ex), std::move(strand), std::move(factory), opts);
+    }
+
+    static std::shared_ptr<pool_impl> create(executor_type ex, pool_strand strand, Factory factory,
+                                             const pool_options& opts)
+    {
+        std::shared_ptr<pool_impl> p(
+            new pool_impl(std::move(ex), std::move(strand), std::move(factory), opts),
+            [](pool_impl* self) { self->on_owners_gone(); });
         if (opts.limit) {  // before any connect: every connection counts from its connect on
             p->account_ = opts.limit->join(std::weak_ptr<limit_member>(p));
             p->limit_attention_ = &p->account_->attention();
@@ -275,6 +285,15 @@ public:
     pool_histograms histograms() const noexcept
     {
         return histograms_.snapshot(opts_.measure_use_time);
+    }
+
+    // Whether the pool has no connection (connecting, idle, lent, being reset or destroyed) and
+    // no waiter: what a keyed_pool asks before it forgets a key. Exact at the moment of the call;
+    // the caller makes sure nobody can start an acquire meanwhile.
+    bool holds_nothing() const noexcept
+    {
+        std::lock_guard lk(mtx_);
+        return state_.size == 0 && state_.waiters.empty();
     }
 
     // ------------------------------------------------------------------------ the handoff
