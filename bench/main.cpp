@@ -55,6 +55,7 @@ int main(int argc, char** argv)
     register_blocking();
     register_async();
     register_handoff();
+    register_keyed();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

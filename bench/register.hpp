@@ -12,6 +12,7 @@ void register_fast_path();  // fast_path.cpp
 void register_blocking();   // blocking.cpp
 void register_async();      // async.cpp
 void register_handoff();    // handoff.cpp
+void register_keyed();      // keyed.cpp
 
 // The peers that are built (bench/CMakeLists.txt finds them): register one blocking scenario.
 #if CONNPOOL_BENCH_HAVE_SOCI

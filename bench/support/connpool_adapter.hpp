@@ -49,17 +49,53 @@ struct fake_factory {
 
 using bench_pool = connpool::pool<fake_connection, fake_factory>;
 
-// Waits (polling, real time) until `pool` has `n` idle connections.
-inline void wait_until_idle(const bench_pool& pool, std::size_t n)
+// Waits (polling, real time) until `idle()` reaches `n`: the pre-warmed connections of a pool.
+template <class IdleCount>
+void wait_until_idle(IdleCount idle, std::size_t n)
 {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (pool.stats().idle < n) {
+    while (idle() < n) {
         if (std::chrono::steady_clock::now() > deadline)
             throw std::runtime_error("connpool did not pre-warm " + std::to_string(n) +
                                      " connections within 10 s");
         std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
 }
+
+inline void wait_until_idle(const bench_pool& pool, std::size_t n)
+{
+    wait_until_idle([&pool] { return pool.stats().idle; }, n);
+}
+
+// An io_context run by a thread of its own, the executor of the pools under test.
+class io_thread {
+public:
+    io_thread() : guard_(asio::make_work_guard(ctx_)), runner_([this] { ctx_.run(); }) {}
+    io_thread(const io_thread&) = delete;
+    io_thread& operator=(const io_thread&) = delete;
+    ~io_thread() { stop(); }
+
+    asio::io_context::executor_type get_executor() noexcept { return ctx_.get_executor(); }
+
+    // Once the pools are gone: the runner returns when their close has run out of work; a pool
+    // that keeps work pending must not hang the benchmark.
+    void stop()
+    {
+        if (!runner_.joinable())
+            return;
+        guard_.reset();
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (!ctx_.stopped() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        ctx_.stop();
+        runner_.join();
+    }
+
+private:
+    asio::io_context ctx_;
+    asio::executor_work_guard<asio::io_context::executor_type> guard_;
+    std::thread runner_;
+};
 
 // The blocking interface of the harness (blocking_harness.hpp): acquire() with a deadline,
 // release(), an empty lease on failure.
@@ -73,9 +109,8 @@ public:
     explicit connpool_blocking(std::size_t connections,
                                std::shared_ptr<connpool::connection_limit> limit = nullptr,
                                bool measure_use_time = false)
-        : guard_(asio::make_work_guard(ctx_)), runner_([this] { ctx_.run(); })
     {
-        pool_.emplace(ctx_.get_executor(), fake_factory{},
+        pool_.emplace(io_.get_executor(), fake_factory{},
                       connpool::pool_options{.min_size = connections,
                                              .max_size = connections,
                                              .limit = std::move(limit),
@@ -89,14 +124,7 @@ public:
     ~connpool_blocking()
     {
         pool_.reset();  // closes: the pool's timers are cancelled, its connections destroyed
-        guard_.reset();
-        // The runner returns once the close has run out of work; a pool that keeps work pending
-        // must not hang the benchmark.
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (!ctx_.stopped() && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        ctx_.stop();
-        runner_.join();
+        io_.stop();
     }
 
     lease acquire()
@@ -111,9 +139,7 @@ public:
     bench_pool& pool() noexcept { return *pool_; }
 
 private:
-    asio::io_context ctx_;
-    asio::executor_work_guard<asio::io_context::executor_type> guard_;
-    std::thread runner_;
+    io_thread io_;
     std::optional<bench_pool> pool_;
 };
 

@@ -176,6 +176,12 @@ def budgets(runs, memory):
     v = ratio(median(runs, "async/connpool", "ops_per_s"), median(runs, "async/post", "ops_per_s"))
     rows.append(("`async_acquire` + release vs `asio::post` round trip, 1 io_context thread",
                  "within 2× (≥ 0.50×)", fmt_ratio(v), verdict(None if v is None else v >= 0.5)))
+    for threads in (1, 2):
+        v = ratio(median(runs, keyed_name("keyed", threads), "ops_per_s"),
+                  median(runs, keyed_name("pool", threads), "ops_per_s"))
+        rows.append((f"`keyed_pool::try_acquire` + release of a key held vs `pool`'s, "
+                     f"{threads} thread{'s' if threads > 1 else ''}", "within 2× (≥ 0.50×)",
+                     fmt_ratio(v), verdict(None if v is None else v >= 0.5)))
     v = median(memory, "memory/per_connection", "bytes_per_connection")
     rows.append(("pool metadata per connection (beyond `sizeof(Connection)`)", "≤ 128 B",
                  "–" if v is None else f"{v:.0f} B", verdict(None if v is None else v <= 128)))
@@ -185,6 +191,11 @@ def budgets(runs, memory):
     rows.append(("heap per parked `async_acquire` waiter (beyond the handler)", "≤ 256 B",
                  "–" if v is None else f"{v:.0f} B", verdict(None if v is None else v <= 256)))
     return rows
+
+
+def keyed_name(kind, threads):
+    """The run name of bench/keyed.cpp's benchmark `kind` (pool, keyed, shared_mutex)."""
+    return f"keyed/{kind}" if threads == 1 else f"keyed/{kind}@{threads}"
 
 
 def errors(runs):
@@ -356,6 +367,25 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
                      fmt_ns(1e9 / acq) if acq else "–", fmt_ratio(ratio(acq, post))))
     md.append(table(["", "`asio::post` ops/s", "ns/op", "`async_acquire` + release ops/s",
                      "ns/op", "connpool vs post"], rows) + "\n")
+
+    # ---- keyed
+    md.append("## Keyed pool: `try_acquire` of a key held\n")
+    md.append("`keyed_pool::try_acquire(key)` + release of one key held (a short string), whose "
+              "pool holds one connection per thread, against `pool::try_acquire()` + release of a "
+              "pool of as many connections; with 2 threads both use the same key. ops/s counts "
+              "the pairs of all threads together. For comparison, the design keyed_pool does not "
+              "use: the pool behind a `std::shared_mutex` and a `std::unordered_map` lookup, whose "
+              "shared lock writes one line that every reader shares "
+              "(`include/connpool/detail/keyed/read_mostly_lock.hpp`).\n")
+    rows = []
+    for threads in (1, 2):
+        plain = median(runs, keyed_name("pool", threads), "ops_per_s")
+        keyed = median(runs, keyed_name("keyed", threads), "ops_per_s")
+        shared = median(runs, keyed_name("shared_mutex", threads), "ops_per_s")
+        rows.append((threads, fmt_rate(plain), fmt_rate(keyed), fmt_ratio(ratio(keyed, plain)),
+                     fmt_rate(shared), fmt_ratio(ratio(shared, plain))))
+    md.append(table(["threads", "`pool` ops/s", "`keyed_pool` ops/s", "keyed vs pool",
+                     "`shared_mutex` + map ops/s", "vs pool"], rows) + "\n")
 
     # ---- handoff
     md.append("## Handoff latency\n")
