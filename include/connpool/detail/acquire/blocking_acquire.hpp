@@ -77,6 +77,8 @@ public:
     // The head waiter's poll before it sleeps (see park_spin), in pauses (about 14 ns each on
     // the development machine: 1.8 to 7 us).
     static constexpr spin_budget park_pauses{128, 512};
+    // The most wall time the spin may take before the acquirer queues (see acquire()).
+    static constexpr std::chrono::milliseconds max_spin_time{1};
 
     // Which threads may not block in acquire(): those running the pool's execution context,
     // when it is an io_context or a thread_pool, directly or through a strand.
@@ -106,8 +108,11 @@ public:
         // error) does not spin first: enqueue's verdict, under the mutex, says whether it waits.
         const bool may_be_refused =
             (p.opts_.fail_fast || base::pool_type::has_is_permanent_error) && p.connect_failing();
+        // The spin lasts microseconds on an idle machine; under load each yield may give the
+        // core away for a time slice, and a spin that ran to the deadline would never enqueue,
+        // so no connect would start for it (a cold pool then times out without trying).
         if (!may_be_refused)
-            if (auto* s = spin_take(deadline, timeout))
+            if (auto* s = spin_take(std::min(deadline, started + max_spin_time), timeout))
                 return lease_factory::make<Connection>(&p, s);
 
         const auto now = Clock::now();
