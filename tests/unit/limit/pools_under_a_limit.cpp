@@ -100,7 +100,7 @@ struct pools_fixture {
     {
         std::size_t n = 0;
         for (auto& m : members)
-            n += m->backend->live();
+            n += static_cast<std::size_t>(m->backend->live());
         return n;
     }
 };
