@@ -18,6 +18,7 @@
 #include "support/io_runner.hpp"
 #include "support/keyed_fake_factory.hpp"
 #include "support/run_until.hpp"
+#include "support/stress_scale.hpp"
 
 #include <connpool/connpool.hpp>
 #include <connpool/testing/fake_factory.hpp>
@@ -32,7 +33,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -50,13 +50,6 @@ using connpool::testing::fake_backend;
 namespace asio = boost::asio;
 
 namespace {
-
-int keyed_scale()
-{
-    const char* v = std::getenv("CONNPOOL_STRESS_SCALE");
-    const int n = v ? std::atoi(v) : 1;
-    return n > 0 ? n : 1;
-}
 
 using keyed_type =
     connpool::keyed_pool<std::string, connpool::testing::fake_connection, keyed_fake_factory<>>;
@@ -138,7 +131,7 @@ struct keyed_async_op {
 TEST_CASE("threads acquiring keys that are forgotten and re-created never exceed max_total",
           "[keyed][stress]")
 {
-    const int ops = 1500 * keyed_scale();
+    const int ops = 1500 * connpool::test::stress_scale();
     constexpr std::size_t max_total = 6;
     const connpool::keyed_pool_options opts{
         .per_key = {.max_size = 3,

@@ -12,6 +12,8 @@
 // without it; on_units_granted takes the banked units at once). Real threads, bounded iteration
 // counts; CONNPOOL_STRESS_SCALE (environment, default 1) scales them.
 
+#include "support/stress_scale.hpp"
+
 #include <connpool/connection_limit.hpp>
 
 #include <catch2/catch.hpp>
@@ -36,13 +38,6 @@ using connpool::detail::limit_account;
 using connpool::detail::limit_member;
 
 namespace {
-
-int limit_stress_scale()
-{
-    const char* v = std::getenv("CONNPOOL_STRESS_SCALE");
-    const int n = v ? std::atoi(v) : 1;
-    return n > 0 ? n : 1;
-}
 
 std::int64_t now_ns()
 {
@@ -239,7 +234,7 @@ TEST_CASE("a tree of limits never counts more than its maxes while threads take,
           "resize, and every count returns to 0",
           "[limit][stress]")
 {
-    const int rounds = 120000 * limit_stress_scale();
+    const int rounds = 120000 * connpool::test::stress_scale();
     constexpr int workers = 4;
     constexpr int members_per_worker = 3;
 

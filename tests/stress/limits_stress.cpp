@@ -37,6 +37,7 @@
 #include "support/checked_handler.hpp"
 #include "support/io_runner.hpp"
 #include "support/run_until.hpp"
+#include "support/stress_scale.hpp"
 
 #include <connpool/connpool.hpp>
 #include <connpool/testing/fake_factory.hpp>
@@ -75,13 +76,6 @@ using connpool::errc;
 namespace asio = boost::asio;
 
 namespace {
-
-int limits_stress_scale()
-{
-    const char* v = std::getenv("CONNPOOL_STRESS_SCALE");
-    const int n = v ? std::atoi(v) : 1;
-    return n > 0 ? n : 1;
-}
 
 using pool_type = connpool::pool<fake_connection, ping_factory>;  // real steady_clock
 using handle = pool_type::handle_type;
@@ -267,7 +261,7 @@ TEST_CASE("pools under a tree of limits never open more than its maxes, counted 
           "while threads acquire, faults strike, pools are resized, replaced and cleared",
           "[limit][stress]")
 {
-    const auto run_for = std::chrono::milliseconds(1500 * limits_stress_scale());
+    const auto run_for = std::chrono::milliseconds(1500 * connpool::test::stress_scale());
     const bool verbose = std::getenv("CONNPOOL_STRESS_VERBOSE") != nullptr;
 
     std::array<std::size_t, level_count> initial_max{6, 3, 3};
