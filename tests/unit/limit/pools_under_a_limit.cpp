@@ -6,8 +6,7 @@
 // min_size), a busy pool cannot starve another, set_max lowers and raises at run time, limits
 // nest, and a pool gives its units back when it goes.
 
-#include "support/checked_handler.hpp"
-#include "support/run_until.hpp"
+#include "support/pools_fixture.hpp"
 
 #include <connpool/connpool.hpp>
 #include <connpool/testing.hpp>
@@ -24,88 +23,11 @@ using namespace std::chrono_literals;
 using namespace connpool::testing;
 using connpool::connection_limit;
 using connpool::pool_options;
-using connpool::test::checked_result;
-using connpool::test::poll_all;
 
 namespace {
 
-using pool_type = connpool::pool<fake_connection, connect_only_factory, manual_clock>;
-using handle = pool_type::handle_type;
-using acquire_result = checked_result<handle>;
-
-// Several pools on one io_context, each with its own fake backend, all polled by the test thread.
-struct pools_fixture {
-    manual_clock_guard clock_guard;
-    boost::asio::io_context ioc;
-    struct member {
-        std::shared_ptr<fake_backend> backend = std::make_shared<fake_backend>();
-        std::unique_ptr<pool_type> pool;
-    };
-    std::vector<std::unique_ptr<member>> members;
-
-    pools_fixture() = default;
-    pools_fixture(const pools_fixture&) = delete;
-    pools_fixture& operator=(const pools_fixture&) = delete;
-
-    ~pools_fixture()
-    {
-        for (auto& m : members) {
-            if (!m->pool)
-                continue;
-            poll();
-            const auto report = check_invariants(*m->pool, *m->backend);
-            INFO("accounting at the end of the test: " << report.message());
-            CHECK(report.ok());
-        }
-        for (auto& m : members)
-            m->pool.reset();
-        for (auto& m : members)
-            m->backend->drop_pending();
-        poll();
-    }
-
-    pool_type& add_pool(pool_options opts)
-    {
-        auto m = std::make_unique<member>();
-        m->pool = std::make_unique<pool_type>(ioc.get_executor(),
-                                              connect_only_factory(ioc.get_executor(), m->backend),
-                                              std::move(opts));
-        members.push_back(std::move(m));
-        poll();
-        return *members.back()->pool;
-    }
-    fake_backend& backend_of(std::size_t i) { return *members.at(i)->backend; }
-
-    void poll() { poll_all(ioc); }
-    void advance(std::chrono::milliseconds d) { connpool::testing::advance(ioc, d); }
-
-    std::unique_ptr<acquire_result> start_acquire(pool_type& p,
-                                                  std::chrono::milliseconds timeout = 30s)
-    {
-        auto r = std::make_unique<acquire_result>();
-        p.async_acquire(timeout, r->handler());
-        poll();
-        return r;
-    }
-    handle acquire_now(pool_type& p)
-    {
-        auto r = start_acquire(p);
-        REQUIRE(r->called());
-        REQUIRE(!r->ec());
-        return std::move(r->value());
-    }
-
-    // Live connections of every pool together: what the backend (a server) sees.
-    std::size_t live_total() const
-    {
-        std::size_t n = 0;
-        for (auto& m : members)
-            n += static_cast<std::size_t>(m->backend->live());
-        return n;
-    }
-};
-
-using F = pools_fixture;
+using F = connpool::test::pools_fixture;
+using handle = F::handle;
 
 }  // namespace
 

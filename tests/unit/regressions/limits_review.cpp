@@ -3,8 +3,7 @@
 // Regressions found by the adversarial review of the shared limits and resize (issue 10): each
 // case failed before its fix. Manual clock, fake backend, one thread.
 
-#include "support/checked_handler.hpp"
-#include "support/run_until.hpp"
+#include "support/pools_fixture.hpp"
 
 #include <connpool/connpool.hpp>
 #include <connpool/testing.hpp>
@@ -34,82 +33,9 @@ using connpool::test::poll_all;
 
 namespace {
 
-using pool_type = connpool::pool<fake_connection, connect_only_factory, manual_clock>;
-using handle = pool_type::handle_type;
-using acquire_result = checked_result<handle>;
-
-// Pools on one io_context, each with its own fake backend (as in tests/unit/limit).
-struct limit_review_fixture {
-    manual_clock_guard clock_guard;
-    boost::asio::io_context ioc;
-    struct member {
-        std::shared_ptr<fake_backend> backend = std::make_shared<fake_backend>();
-        std::unique_ptr<pool_type> pool;
-    };
-    std::vector<std::unique_ptr<member>> members;
-
-    limit_review_fixture() = default;
-    limit_review_fixture(const limit_review_fixture&) = delete;
-    limit_review_fixture& operator=(const limit_review_fixture&) = delete;
-
-    ~limit_review_fixture()
-    {
-        for (auto& m : members) {
-            poll();
-            const auto report = check_invariants(*m->pool, *m->backend);
-            INFO("accounting at the end of the test: " << report.message());
-            CHECK(report.ok());
-        }
-        for (auto& m : members)
-            m->pool.reset();
-        for (auto& m : members)
-            m->backend->drop_pending();
-        poll();
-    }
-
-    pool_type& add_pool(pool_options opts)
-    {
-        auto m = std::make_unique<member>();
-        if (next_backend)
-            m->backend = std::move(next_backend);
-        m->pool = std::make_unique<pool_type>(ioc.get_executor(),
-                                              connect_only_factory(ioc.get_executor(), m->backend),
-                                              std::move(opts));
-        members.push_back(std::move(m));
-        poll();
-        return *members.back()->pool;
-    }
-    fake_backend& backend_of(std::size_t i) { return *members.at(i)->backend; }
-    // The backend the next add_pool() will use, to script it before the pool starts.
-    fake_backend& backend_of_next()
-    {
-        if (!next_backend)
-            next_backend = std::make_shared<fake_backend>();
-        return *next_backend;
-    }
-    std::shared_ptr<fake_backend> next_backend;
-
-    void poll() { poll_all(ioc); }
-    void advance(std::chrono::milliseconds d) { connpool::testing::advance(ioc, d); }
-
-    std::unique_ptr<acquire_result> start_acquire(pool_type& p,
-                                                  std::chrono::milliseconds timeout = 30s)
-    {
-        auto r = std::make_unique<acquire_result>();
-        p.async_acquire(timeout, r->handler());
-        poll();
-        return r;
-    }
-    handle acquire_now(pool_type& p)
-    {
-        auto r = start_acquire(p);
-        REQUIRE(r->called());
-        REQUIRE(!r->ec());
-        return std::move(r->value());
-    }
-};
-
-using F = limit_review_fixture;
+using F = connpool::test::pools_fixture;
+using handle = F::handle;
+using acquire_result = F::acquire_result;
 
 }  // namespace
 

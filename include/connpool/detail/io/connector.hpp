@@ -192,10 +192,9 @@ private:
                     // listen to cancellation, e.g. a blocking driver on a worker thread) brings
                     // a live connection with the timeout's error. It counts until its
                     // destructor returns, so it goes now, before on_connect_failed counts the
-                    // slot and its limit unit out; not when `conn` leaves this scope.
-                    {
-                        const Connection late(std::move(conn));
-                    }
+                    // slot and its limit unit out; not when `conn` leaves this scope. (A
+                    // temporary: destroyed at the end of this statement.)
+                    static_cast<void>(Connection(std::move(conn)));
                     p.on_connect_failed(s, ec);
                 } else
                     p.on_connected(s, std::move(conn));
