@@ -10,6 +10,7 @@
 #include <connpool/detail/keyed/keyed_pool_impl.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
+#include <connpool/histogram.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
 #include <connpool/stats.hpp>
@@ -181,6 +182,13 @@ public:
     /// forgotten, so that counters only grow. last_connect_error: that of one key whose most
     /// recent connect failed (stats(key) tells them apart).
     pool_stats stats() const { return impl_->stats(); }
+
+    /// `key`'s distributions of wait, use and connect times (see pool::histograms()); empty for a
+    /// key not held.
+    pool_histograms histograms(const Key& key) const { return impl_->histograms(key); }
+
+    /// Every key held summed, plus the keys forgotten (as stats()).
+    pool_histograms histograms() const { return impl_->histograms(); }
 
     /// The number of keys held now (their pools exist).
     std::size_t keys() const { return impl_->keys(); }

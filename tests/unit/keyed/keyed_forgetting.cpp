@@ -47,6 +47,8 @@ TEST_CASE_METHOD(F, "a key with no connection, no waiter and no use for idle_tim
     CHECK(all.destroyed_idle == 1);
     CHECK(all.size == 0);
     CHECK(all.max_size == 0);
+    CHECK(kp.histograms().create_time.count() == 1);  // and its distributions
+    CHECK(kp.histograms("a").create_time.count() == 0);
 }
 
 TEST_CASE_METHOD(F, "a forgotten key is created anew by its next acquire", "[keyed][forget]")

@@ -181,6 +181,46 @@ TEST_CASE_METHOD(F, "stats(key) is all zeros for a key never used, stats() sums 
     CHECK(all.max_size == 6);  // two keys of 3
 }
 
+TEST_CASE_METHOD(F, "histograms(key) are that key's, histograms() sums the keys",
+                 "[keyed][stats][histograms]")
+{
+    auto& kp = make_keyed({.per_key = {.max_size = 1, .measure_use_time = true}});
+    {
+        auto a = acquire_now("a");
+        advance(10ms);
+    }
+    {
+        auto b = acquire_now("b");
+        auto wb = start_acquire("b");  // waits 20 ms for b's only connection
+        advance(20ms);
+        b.release();
+        poll();
+        REQUIRE(wb->called());
+    }
+    poll();
+    const connpool::pool_histograms a = kp.histograms("a");
+    CHECK(a.use_time_measured);
+    CHECK(a.use_time.count() == 1);
+    CHECK(a.use_time.sum == 10ms);
+    CHECK(a.create_time.count() == 1);
+    CHECK(a.wait_time.count() == 1);  // the first acquire waited for its connect (no time)
+    CHECK(a.wait_time.sum == 0ms);
+    const connpool::pool_histograms b = kp.histograms("b");
+    CHECK(b.use_time.count() == 2);
+    CHECK(b.wait_time.count() == 2);
+    CHECK(b.wait_time.sum == 20ms);
+    const connpool::pool_histograms none = kp.histograms("never");
+    CHECK(none.use_time.count() == 0);
+    CHECK(none.create_time.count() == 0);
+    CHECK(kp.keys() == 2);
+    const connpool::pool_histograms all = kp.histograms();
+    CHECK(all.use_time.count() == 3);
+    CHECK(all.create_time.count() == 2);
+    CHECK(all.wait_time.count() == 3);
+    CHECK(all.wait_time.sum == 20ms);
+    CHECK(all.use_time_measured);
+}
+
 TEST_CASE_METHOD(F, "clear(key) discards that key's connections, clear() every key's",
                  "[keyed][clear]")
 {

@@ -38,6 +38,7 @@
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/detail/pool_impl.hpp>
 #include <connpool/error.hpp>
+#include <connpool/histogram.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
 #include <connpool/stats.hpp>
@@ -176,6 +177,27 @@ public:
         pool_stats total = forgotten_;
         for (const auto& [key, entry] : map_)
             add_stats(total, entry.pool->stats());
+        return total;
+    }
+
+    pool_histograms histograms(const Key& key) const
+    {
+        std::shared_lock lk(map_lock_);
+        const auto it = map_.find(key);
+        if (it != map_.end())
+            return it->second.pool->histograms();
+        pool_histograms none;
+        none.use_time_measured = per_key_.measure_use_time;
+        return none;
+    }
+
+    pool_histograms histograms() const
+    {
+        std::shared_lock lk(map_lock_);
+        pool_histograms total = forgotten_histograms_;
+        total.use_time_measured = per_key_.measure_use_time;
+        for (const auto& [key, entry] : map_)
+            total += entry.pool->histograms();
         return total;
     }
 
@@ -373,6 +395,7 @@ private:
                 if (!forget_key(activity_of(entry), entry.quiet_since, now, per_key_))
                     continue;
                 add_counters(forgotten_, entry.pool->stats());
+                forgotten_histograms_ += entry.pool->histograms();
                 forgotten.push_back(std::move(entry.pool));
                 map_.erase(it);
             }
@@ -395,7 +418,8 @@ private:
     mutable read_mostly_lock map_lock_;  // see read_mostly_lock.hpp for why not shared_mutex
     std::unordered_map<Key, key_entry, Hash, KeyEqual> map_;  // guarded by map_lock_
     pool_stats forgotten_;  // the counters of the keys forgotten; guarded by map_lock_
-    bool closed_ = false;   // guarded by map_lock_; once true, map_ never changes again
+    pool_histograms forgotten_histograms_;  // theirs too; guarded by map_lock_
+    bool closed_ = false;  // guarded by map_lock_; once true, map_ never changes again
 };
 
 }  // namespace connpool::detail
