@@ -290,7 +290,7 @@ TEST_CASE("the keyed pool's map lock: readers never see a writer's change half d
     long first = 0, second = 0;
     std::atomic<long> reads{0}, torn{0}, writes{0};
     std::atomic<bool> stop{false};
-    const long rounds = 20000L * keyed_scale();
+    const long rounds = 20000L * connpool::test::stress_scale();
     std::vector<std::thread> threads;
     for (int r = 0; r < 3; ++r) {
         threads.emplace_back([&] {
