@@ -10,6 +10,10 @@
 //                            try_acquire/connpool's (the budget: at least 1 / 1.3)
 //   try_acquire/connpool_use_time   the same with pool_options::measure_use_time (the use-time
 //                            histogram); vs_plain = its ops_per_s / try_acquire/connpool's
+//   try_acquire/observed     the same with a pool_observer that counts acquires and returns and
+//                            answers every hook (two clock reads, four virtual calls); vs_plain
+//   try_acquire/leak_threshold   the same with leak_threshold set (a coarse stamp and the call
+//                            site stored per lease); vs_plain
 
 #include "register.hpp"
 #include "support/connpool_adapter.hpp"
@@ -19,6 +23,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -95,8 +100,8 @@ void try_acquire_release(benchmark::State& state)
 void try_acquire_release_limited(benchmark::State& state)
 {
     auto limit = std::make_shared<connpool::connection_limit>(64);
-    connpool_blocking other(1, limit);  // a second pool under the same limit, idle
-    connpool_blocking pool(1, limit);
+    connpool_blocking other(1, {.limit = limit});  // a second pool under the same limit, idle
+    connpool_blocking pool(1, {.limit = limit});
     const double ops_per_s = run_try_acquire(state, pool);
     rates().record("try_acquire/limited", state.iterations(), ops_per_s);
     set_ratio(state, "vs_unlimited", "try_acquire/connpool", ops_per_s);
@@ -104,9 +109,35 @@ void try_acquire_release_limited(benchmark::State& state)
 
 void try_acquire_release_use_time(benchmark::State& state)
 {
-    connpool_blocking pool(1, nullptr, /*measure_use_time=*/true);
+    connpool_blocking pool(1, {.measure_use_time = true});
     const double ops_per_s = run_try_acquire(state, pool);
     rates().record("try_acquire/connpool_use_time", state.iterations(), ops_per_s);
+    set_ratio(state, "vs_plain", "try_acquire/connpool", ops_per_s);
+}
+
+// An observer that overrides every event and hook and does the least a real one would: count.
+struct counting_observer final : connpool::pool_observer<fake_connection> {
+    std::atomic<std::uint64_t> events{0};
+    void bump() noexcept { events.fetch_add(1, std::memory_order_relaxed); }
+    void on_acquire(const connpool::acquire_event&) override { bump(); }
+    void on_release(const connpool::release_event&) override { bump(); }
+    bool before_lend(fake_connection&) override { return true; }
+    bool after_return(fake_connection&) override { return true; }
+};
+
+void try_acquire_release_observed(benchmark::State& state)
+{
+    connpool_blocking pool(1, {.observer = std::make_shared<counting_observer>()});
+    const double ops_per_s = run_try_acquire(state, pool);
+    rates().record("try_acquire/observed", state.iterations(), ops_per_s);
+    set_ratio(state, "vs_plain", "try_acquire/connpool", ops_per_s);
+}
+
+void try_acquire_release_leak_sites(benchmark::State& state)
+{
+    connpool_blocking pool(1, {.leak_threshold = std::chrono::seconds(60)});
+    const double ops_per_s = run_try_acquire(state, pool);
+    rates().record("try_acquire/leak_threshold", state.iterations(), ops_per_s);
     set_ratio(state, "vs_plain", "try_acquire/connpool", ops_per_s);
 }
 
@@ -121,6 +152,10 @@ void register_fast_path()
     benchmark::RegisterBenchmark("try_acquire/connpool", try_acquire_release)->UseRealTime();
     benchmark::RegisterBenchmark("try_acquire/limited", try_acquire_release_limited)->UseRealTime();
     benchmark::RegisterBenchmark("try_acquire/connpool_use_time", try_acquire_release_use_time)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark("try_acquire/observed", try_acquire_release_observed)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark("try_acquire/leak_threshold", try_acquire_release_leak_sites)
         ->UseRealTime();
 }
 

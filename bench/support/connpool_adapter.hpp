@@ -104,17 +104,24 @@ public:
     using lease = bench_pool::handle_type;
     static constexpr const char* name = "connpool";
 
-    // `limit`: a connection_limit the pool shares (none by default). `measure_use_time`:
-    // pool_options::measure_use_time (the use-time histogram's cost).
-    explicit connpool_blocking(std::size_t connections,
-                               std::shared_ptr<connpool::connection_limit> limit = nullptr,
-                               bool measure_use_time = false)
+    // What a scenario sets beyond the size: a connection_limit the pool shares, the use-time
+    // histogram, leak detection, an observer (each one's cost on the fast path).
+    struct extras {
+        std::shared_ptr<connpool::connection_limit> limit;
+        bool measure_use_time = false;
+        std::chrono::milliseconds leak_threshold{0};
+        std::shared_ptr<connpool::pool_observer<fake_connection>> observer;
+    };
+
+    explicit connpool_blocking(std::size_t connections, extras x = {})
     {
         pool_.emplace(io_.get_executor(), fake_factory{},
                       connpool::pool_options{.min_size = connections,
                                              .max_size = connections,
-                                             .limit = std::move(limit),
-                                             .measure_use_time = measure_use_time});
+                                             .leak_threshold = x.leak_threshold,
+                                             .limit = std::move(x.limit),
+                                             .measure_use_time = x.measure_use_time},
+                      std::move(x.observer));
         wait_until_idle(*pool_, connections);
     }
 

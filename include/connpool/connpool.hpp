@@ -12,6 +12,7 @@
 #include <connpool/factory.hpp>
 #include <connpool/histogram.hpp>
 #include <connpool/keyed_pool.hpp>
+#include <connpool/observer.hpp>
 #include <connpool/pool.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>

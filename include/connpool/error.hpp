@@ -25,6 +25,8 @@ enum class errc {
     would_deadlock,  ///< A blocking acquire() was called from a thread running the pool's executor.
     factory_error,   ///< An adapted factory (blocking or coroutine) threw a non-system_error;
                      ///< message() ends with the exception's what().
+    observer_error,  ///< A pool_observer's after_connect hook threw: the new connection is
+                     ///< refused (the connect counts as failed).
 };
 
 namespace detail {
@@ -63,6 +65,10 @@ public:
             return "the connection factory threw an exception that is not a "
                    "boost::system::system_error (its what() text, when it has one, follows this "
                    "message)";
+        case errc::observer_error:
+            return "the pool observer's after_connect hook threw an exception, so the new "
+                   "connection was refused; make the hook return an error_code instead of "
+                   "throwing";
         }
         return "unknown connpool error";
     }

@@ -5,12 +5,14 @@
 /// \file keyed_pool.hpp
 /// keyed_pool: one pool per key (a database and user, an exchange account), all under one cap.
 
+#include <connpool/call_site.hpp>
 #include <connpool/connection_limit.hpp>
 #include <connpool/detail/core/options.hpp>
 #include <connpool/detail/keyed/keyed_pool_impl.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
 #include <connpool/histogram.hpp>
+#include <connpool/observer.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
 #include <connpool/stats.hpp>
@@ -102,7 +104,15 @@ public:
     /// Starts the keyed pool (no key yet). Throws std::invalid_argument naming the field if
     /// `opts` is inconsistent (per_key as a pool's options; max_total 0).
     keyed_pool(executor_type ex, Factory factory, keyed_pool_options opts = {})
-        : impl_(make_impl(std::move(ex), std::move(factory), std::move(opts)))
+        : impl_(make_impl(std::move(ex), std::move(factory), std::move(opts), nullptr))
+    {
+    }
+
+    /// As above, with an observer shared by every key's pool (see pool_observer; its events do
+    /// not name the key: stats(key) and histograms(key) do). Null: none.
+    keyed_pool(executor_type ex, Factory factory, keyed_pool_options opts,
+               std::shared_ptr<pool_observer<Connection>> observer)
+        : impl_(make_impl(std::move(ex), std::move(factory), std::move(opts), std::move(observer)))
     {
     }
 
@@ -134,34 +144,39 @@ public:
     /// key's pool if it has none. Completion signature: void(error_code, handle_type).
     /// Errors, cancellation: as pool::async_acquire (errc::pool_closed once the keyed pool is
     /// closed, never because the key was forgotten meanwhile). Thread safety: any thread.
+    /// `where` (every acquire has it): the call site, as pool::async_acquire.
     template <class CompletionToken>
-    auto async_acquire(const Key& key, CompletionToken&& token)
+    auto async_acquire(const Key& key, CompletionToken&& token,
+                       call_site where = call_site::current())
     {
         return async_acquire(key, impl_->per_key_options().acquire_timeout,
-                             std::forward<CompletionToken>(token));
+                             std::forward<CompletionToken>(token), where);
     }
 
     /// As above, with its own deadline.
     template <class CompletionToken>
-    auto async_acquire(const Key& key, std::chrono::milliseconds timeout, CompletionToken&& token)
+    auto async_acquire(const Key& key, std::chrono::milliseconds timeout, CompletionToken&& token,
+                       call_site where = call_site::current())
     {
         return boost::asio::async_initiate<CompletionToken, acquire_signature>(
-            initiate_acquire{impl_}, token, key, timeout);
+            initiate_acquire{impl_}, token, key, timeout, where);
     }
 
     /// An idle connection of `key` now, or nullopt: as pool::try_acquire. Never waits, never
     /// creates the key's pool (nullopt for a key not held). Thread safety: any thread.
-    std::optional<handle_type> try_acquire(const Key& key) noexcept
+    std::optional<handle_type> try_acquire(const Key& key,
+                                           call_site where = call_site::current()) noexcept
     {
-        return impl_->try_acquire(key);
+        return impl_->try_acquire(key, where);
     }
 
     /// Blocks until a connection of `key` is available or `timeout` passes: as pool::acquire
     /// (throws boost::system::system_error; errc::would_deadlock on the pool's own threads).
-    handle_type acquire(const Key& key, std::chrono::milliseconds timeout)
+    handle_type acquire(const Key& key, std::chrono::milliseconds timeout,
+                        call_site where = call_site::current())
     {
         error_code ec;
-        handle_type h = acquire(key, timeout, ec);
+        handle_type h = acquire(key, timeout, ec, where);
         if (ec)
             throw boost::system::system_error(error_code(ec.value(), ec.category()),
                                               "connpool::keyed_pool::acquire");
@@ -169,9 +184,10 @@ public:
     }
 
     /// As above, reporting errors through `ec`.
-    handle_type acquire(const Key& key, std::chrono::milliseconds timeout, error_code& ec)
+    handle_type acquire(const Key& key, std::chrono::milliseconds timeout, error_code& ec,
+                        call_site where = call_site::current())
     {
-        return impl_->acquire(key, timeout, ec);
+        return impl_->acquire(key, timeout, ec, where);
     }
 
     /// `key`'s gauges and counters (see pool_stats); all zeros for a key not held (never used,
@@ -189,6 +205,16 @@ public:
 
     /// Every key held summed, plus the keys forgotten (as stats()).
     pool_histograms histograms() const { return impl_->histograms(); }
+
+    /// Calls `f(const Key&, const pool_stats&, const pool_histograms&)` for each key held now,
+    /// with its stats and histograms (read under the keyed pool's lock, f called after it is
+    /// released: f may call this keyed pool). Keys forgotten are not visited (their counters
+    /// stay in stats()). What prometheus::collector::add_keyed exports, one series per key.
+    template <class F>
+    void for_each_key(F&& f) const
+    {
+        impl_->for_each_key(std::forward<F>(f));
+    }
 
     /// The number of keys held now (their pools exist).
     std::size_t keys() const { return impl_->keys(); }
@@ -225,14 +251,16 @@ private:
     struct initiate_acquire {
         std::shared_ptr<impl_type> impl;
         template <class Handler>
-        void operator()(Handler&& handler, const Key& key, std::chrono::milliseconds timeout) const
+        void operator()(Handler&& handler, const Key& key, std::chrono::milliseconds timeout,
+                        call_site where) const
         {
-            impl->start_async_acquire(key, std::forward<Handler>(handler), timeout);
+            impl->start_async_acquire(key, std::forward<Handler>(handler), timeout, where);
         }
     };
 
     static std::shared_ptr<impl_type> make_impl(executor_type ex, Factory factory,
-                                                keyed_pool_options opts)
+                                                keyed_pool_options opts,
+                                                std::shared_ptr<pool_observer<Connection>> observer)
     {
         if (opts.max_total == 0)
             throw std::invalid_argument("connpool::keyed_pool_options::max_total: must be at "
@@ -249,7 +277,7 @@ private:
             opts.max_total == SIZE_MAX
                 ? std::move(opts.limit)
                 : std::make_shared<connection_limit>(opts.max_total, std::move(opts.limit));
-        return impl_type::create(std::move(ex), std::move(factory), per_key);
+        return impl_type::create(std::move(ex), std::move(factory), per_key, std::move(observer));
     }
 
     std::shared_ptr<impl_type> impl_;

@@ -5,11 +5,13 @@
 /// \file pool.hpp
 /// The connection pool.
 
+#include <connpool/call_site.hpp>
 #include <connpool/detail/core/options.hpp>
 #include <connpool/detail/pool_impl.hpp>
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
 #include <connpool/histogram.hpp>
+#include <connpool/observer.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
 #include <connpool/stats.hpp>
@@ -57,7 +59,15 @@ public:
     /// Starts the pool: pre-warming of min_size connections and background upkeep begin at once
     /// (they run on `ex`). Throws std::invalid_argument naming the field if `opts` is inconsistent.
     pool(executor_type ex, Factory factory, pool_options opts = {})
-        : impl_(make_impl(std::move(ex), std::move(factory), opts))
+        : impl_(make_impl(std::move(ex), std::move(factory), opts, nullptr))
+    {
+    }
+
+    /// As above, with an observer that receives the pool's events and may veto the reuse of a
+    /// connection (see pool_observer). Null: none.
+    pool(executor_type ex, Factory factory, pool_options opts,
+         std::shared_ptr<pool_observer<Connection>> observer)
+        : impl_(make_impl(std::move(ex), std::move(factory), opts, std::move(observer)))
     {
     }
 
@@ -98,35 +108,41 @@ public:
     /// once.
     /// Cancellation: terminal, partial and total; a cancelled acquire leaves no trace.
     /// Thread safety: any thread.
+    /// `where` (every acquire has it): the call site, named by leak reports (stats(), the
+    /// observer); leave it to its default.
     template <class CompletionToken>
-    auto async_acquire(CompletionToken&& token)
+    auto async_acquire(CompletionToken&& token, call_site where = call_site::current())
     {
-        return async_acquire(impl_->options().acquire_timeout,
-                             std::forward<CompletionToken>(token));
+        return async_acquire(impl_->options().acquire_timeout, std::forward<CompletionToken>(token),
+                             where);
     }
 
     /// As above, with its own deadline (`timeout` from now; a very large value never expires).
     template <class CompletionToken>
-    auto async_acquire(std::chrono::milliseconds timeout, CompletionToken&& token)
+    auto async_acquire(std::chrono::milliseconds timeout, CompletionToken&& token,
+                       call_site where = call_site::current())
     {
         return boost::asio::async_initiate<CompletionToken, acquire_signature>(
-            initiate_acquire{impl_}, token, timeout);
+            initiate_acquire{impl_}, token, timeout, where);
     }
 
     /// A connection now, or nullopt: never waits, never blocks, never hands out a connection
     /// that is due for validation (it is validated in the background instead), never overtakes
     /// a waiter. Thread safety: any thread.
-    std::optional<handle_type> try_acquire() noexcept { return impl_->try_acquire(); }
+    std::optional<handle_type> try_acquire(call_site where = call_site::current()) noexcept
+    {
+        return impl_->try_acquire(where);
+    }
 
     /// Blocks the calling thread until a connection is available or `timeout` passes.
     /// Throws boost::system::system_error with the errors of async_acquire, or
     /// errc::would_deadlock when called from a thread that is running the pool's io_context or
     /// thread_pool (detected with their executor's running_in_this_thread(); for other executors
     /// the caller must not block the pool's own threads).
-    handle_type acquire(std::chrono::milliseconds timeout)
+    handle_type acquire(std::chrono::milliseconds timeout, call_site where = call_site::current())
     {
         error_code ec;
-        handle_type h = acquire(timeout, ec);
+        handle_type h = acquire(timeout, ec, where);
         if (ec)  // without the source location Asio may attach: what() stays a readable sentence
             throw boost::system::system_error(error_code(ec.value(), ec.category()),
                                               "connpool::pool::acquire");
@@ -134,9 +150,10 @@ public:
     }
 
     /// As above, reporting errors through `ec`.
-    handle_type acquire(std::chrono::milliseconds timeout, error_code& ec)
+    handle_type acquire(std::chrono::milliseconds timeout, error_code& ec,
+                        call_site where = call_site::current())
     {
-        return impl_->acquire(timeout, ec);
+        return impl_->acquire(timeout, ec, where);
     }
 
     /// Discards every connection that exists now: idle ones at once, lent ones when they come
@@ -209,17 +226,19 @@ private:
     struct initiate_acquire {
         std::shared_ptr<impl_type> impl;
         template <class Handler>
-        void operator()(Handler&& handler, std::chrono::milliseconds timeout) const
+        void operator()(Handler&& handler, std::chrono::milliseconds timeout, call_site where) const
         {
-            impl->start_async_acquire(std::forward<Handler>(handler), timeout);
+            impl->start_async_acquire(std::forward<Handler>(handler), timeout, where);
         }
     };
 
     static std::shared_ptr<impl_type> make_impl(executor_type ex, Factory factory,
-                                                const pool_options& opts)
+                                                const pool_options& opts,
+                                                std::shared_ptr<pool_observer<Connection>> observer)
     {
         detail::validate(opts);
-        return impl_type::create(std::move(ex), std::move(factory), detail::saturated(opts));
+        return impl_type::create(std::move(ex), std::move(factory), detail::saturated(opts),
+                                 std::move(observer));
     }
 
     std::shared_ptr<impl_type> impl_;

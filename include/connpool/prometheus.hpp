@@ -34,6 +34,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -234,10 +235,25 @@ inline void write(std::ostream& out, std::span<const pool_metrics> pools)
          {"broken", [](const pool_stats& s) { return s.destroyed_broken; }},
          {"cleared", [](const pool_stats& s) { return s.destroyed_cleared; }},
          {"closed", [](const pool_stats& s) { return s.destroyed_closed; }},
-         {"surplus", [](const pool_stats& s) { return s.destroyed_surplus; }}});
+         {"surplus", [](const pool_stats& s) { return s.destroyed_surplus; }},
+         {"vetoed", [](const pool_stats& s) { return s.destroyed_vetoed; }}});
     detail::write_simple_family(out, pools, "connpool_leaks_suspected_total", "counter",
-                                "Leases held longer than leak_threshold.",
+                                "Leases held longer than leak_threshold (each counted once).",
                                 [](const pool_stats& s) { return s.leaks_suspected; });
+    detail::write_simple_family(
+        out, pools, "connpool_leases_overdue", "gauge",
+        "Leases held longer than leak_threshold now (0 without leak_threshold).",
+        [](const pool_stats& s) { return s.leases_overdue; });
+    detail::write_family(out, "connpool_oldest_lease_seconds", "gauge",
+                         "How long the oldest lease held now has been held (with "
+                         "leak_threshold; 0 when none is lent). stats().oldest_lease_where "
+                         "names its acquire's call site.");
+    for (const pool_metrics& p : pools) {
+        detail::write_series(out, "connpool_oldest_lease_seconds", p.pool, p.key);
+        detail::write_seconds(out, static_cast<std::uint64_t>(std::max<std::int64_t>(
+                                       0, p.stats.oldest_lease_held.count())));
+        out << '\n';
+    }
 
     // The last connect error, as an info metric: only pools where a connect has failed.
     auto failed = [](const pool_metrics& p) {
@@ -281,14 +297,44 @@ public:
     template <metrics_source Pool>
     collector& add(std::string name, const Pool& pool)
     {
-        if (std::any_of(sources_.begin(), sources_.end(),
-                        [&](const source& s) { return s.name == name; }))
-            throw std::invalid_argument("connpool::prometheus::collector: a pool named '" + name +
-                                        "' was added already");
+        check_free(name);
         sources_.push_back({name, [&pool](const std::string& n, std::vector<pool_metrics>& into) {
                                 into.push_back(snapshot(n, pool));
                             }});
         return *this;
+    }
+
+    /// Adds a keyed_pool under the label pool="`name`": one entry per key held at each
+    /// collection, labelled key="`key_label(key)`" (a function of the Key returning something
+    /// convertible to std::string). Keys forgotten drop out of the exposition. Throws
+    /// std::invalid_argument when `name` is taken already.
+    template <class Keyed, class KeyLabel>
+    collector& add_keyed(std::string name, const Keyed& keyed, KeyLabel key_label)
+    {
+        check_free(name);
+        sources_.push_back(
+            {name, [&keyed, key_label](const std::string& n, std::vector<pool_metrics>& into) {
+                 keyed.for_each_key(
+                     [&](const auto& key, const pool_stats& st, const pool_histograms& h) {
+                         into.push_back(pool_metrics{n, std::string(key_label(key)), st, h});
+                     });
+             }});
+        return *this;
+    }
+
+    /// As above, for keys that convert to std::string or print with operator<<.
+    template <class Keyed>
+    collector& add_keyed(std::string name, const Keyed& keyed)
+    {
+        return add_keyed(std::move(name), keyed, [](const auto& key) {
+            if constexpr (std::is_constructible_v<std::string, decltype(key)>) {
+                return std::string(key);
+            } else {
+                std::ostringstream os;
+                os << key;
+                return std::move(os).str();
+            }
+        });
     }
 
     /// Removes the pool added as `name`; false if there is none.
@@ -328,9 +374,17 @@ public:
     }
 
 private:
+    void check_free(const std::string& name) const
+    {
+        if (std::any_of(sources_.begin(), sources_.end(),
+                        [&](const source& s) { return s.name == name; }))
+            throw std::invalid_argument("connpool::prometheus::collector: a pool named '" + name +
+                                        "' was added already");
+    }
+
     struct source {
         std::string name;
-        // Appends the pool's metrics (one entry; a keyed pool would append one per key).
+        // Appends the pool's metrics: one entry, or one per key of a keyed pool.
         std::function<void(const std::string&, std::vector<pool_metrics>&)> read;
     };
     std::vector<source> sources_;

@@ -5,6 +5,8 @@
 /// \file stats.hpp
 /// A snapshot of a pool's state and its monotonic counters.
 
+#include <connpool/call_site.hpp>
+
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
@@ -41,7 +43,17 @@ struct pool_stats {
     std::uint64_t destroyed_closed = 0;    ///< Discarded by close() or the destructor.
     std::uint64_t destroyed_surplus = 0;   ///< Closed above a max lowered by resize() or a
                                            ///< connection_limit, or to free a shared unit.
+    std::uint64_t destroyed_vetoed = 0;    ///< Refused by an observer's before_lend or
+                                           ///< after_return hook (see pool_observer).
     std::uint64_t leaks_suspected = 0;     ///< Leases held longer than leak_threshold.
+
+    // Leases held now past pool_options::leak_threshold (all zero while it is 0).
+    std::size_t leases_overdue = 0;  ///< Gauge: leases held longer than leak_threshold now.
+    /// How long the oldest lease held now has been held (whether or not it is overdue; zero
+    /// when none is lent), and where it was acquired (the call site of its acquire; empty
+    /// file_name() when unknown).
+    std::chrono::nanoseconds oldest_lease_held{0};
+    call_site oldest_lease_where{};
 
     /// The error of the most recent failed connect attempt, kept after later successes (compare
     /// connect_failures over time to tell whether connects still fail).

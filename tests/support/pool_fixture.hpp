@@ -68,10 +68,12 @@ struct basic_fixture {
     Factory make_factory() { return Factory(ioc.get_executor(), backend); }
 
     /// Creates the pool (once per test) and polls, so that pre-warming has happened.
-    pool_type& make_pool(pool_options opts = {})
+    pool_type& make_pool(pool_options opts = {},
+                         std::shared_ptr<pool_observer<fake_connection>> observer = nullptr)
     {
         REQUIRE(!pool_ptr);
-        pool_ptr = std::make_unique<pool_type>(ioc.get_executor(), make_factory(), opts);
+        pool_ptr = std::make_unique<pool_type>(ioc.get_executor(), make_factory(), opts,
+                                               std::move(observer));
         poll();
         return *pool_ptr;
     }

@@ -22,8 +22,7 @@ namespace connpool::detail {
 struct pool_counters {
     std::atomic<std::uint64_t> waited{0}, timeouts{0}, cancelled{0}, exhausted{0}, created{0},
         connect_failures{0}, leaks{0}, wait_ns{0};
-    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(destroy_cause::count_)>
-        destroyed{};
+    std::array<std::atomic<std::uint64_t>, destroy_cause_count> destroyed{};
 
     static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept
     {
@@ -83,6 +82,7 @@ struct pool_counters {
         st.destroyed_cleared = destroyed_count(destroy_cause::cleared);
         st.destroyed_closed = destroyed_count(destroy_cause::closed);
         st.destroyed_surplus = destroyed_count(destroy_cause::surplus);
+        st.destroyed_vetoed = destroyed_count(destroy_cause::vetoed);
         st.total_wait_time = std::chrono::nanoseconds(read(wait_ns));
         return st;
     }

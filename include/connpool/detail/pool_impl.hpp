@@ -51,6 +51,7 @@
 #include <connpool/error.hpp>
 #include <connpool/factory.hpp>
 #include <connpool/histogram.hpp>
+#include <connpool/observer.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
 #include <connpool/stats.hpp>
@@ -97,6 +98,7 @@ public:
     using executor_type = pool_executor;
     using stamps = stamp_clock<Clock>;
     using times = slot_times<Clock>;
+    using observer_type = pool_observer<Connection>;
 
     static_assert(sizeof(slot_type) <= 128 + sizeof(Connection),
                   "design budget: at most 128 bytes of pool metadata per connection");
@@ -109,13 +111,17 @@ public:
     // Use create(): the pool must be owned by a shared_ptr with on_owners_gone as its deleter.
     // `strand`: the strand of its factory calls and timers (one of its own, or one it shares
     // with the other keys of a keyed_pool).
-    pool_impl(executor_type ex, pool_strand strand, Factory factory, const pool_options& opts)
+    pool_impl(executor_type ex, pool_strand strand, Factory factory, const pool_options& opts,
+              std::shared_ptr<observer_type> observer)
         : pool_executors(std::move(ex), std::move(strand)),
           blocking_acquire<Connection, Factory, Clock>(ex_),
           connector<Connection, Factory, Clock>(strand_),
           housekeeping<Connection, Factory, Clock>(strand_),
           deadline_timer<Connection, Factory, Clock>(strand_),
           opts_(opts),
+          observer_(observer.get()),
+          lease_marks_(lease_marks_for(opts, observer_ != nullptr)),
+          observer_owner_(std::move(observer)),
           factory_(std::move(factory)),
           slots_(static_cast<std::uint32_t>(opts.max_size)),
           idle_(slots_),
@@ -126,18 +132,21 @@ public:
     }
 
     static std::shared_ptr<pool_impl> create(executor_type ex, Factory factory,
-                                             const pool_options& opts)
+                                             const pool_options& opts,
+                                             std::shared_ptr<observer_type> observer = {})
     {
         pool_strand strand = boost::asio::make_strand(ex);
-        return create(std::move(ex), std::move(strand), std::move(factory), opts);
+        return create(std::move(ex), std::move(strand), std::move(factory), opts,
+                      std::move(observer));
     }
 
     static std::shared_ptr<pool_impl> create(executor_type ex, pool_strand strand, Factory factory,
-                                             const pool_options& opts)
+                                             const pool_options& opts,
+                                             std::shared_ptr<observer_type> observer = {})
     {
-        std::shared_ptr<pool_impl> p(
-            new pool_impl(std::move(ex), std::move(strand), std::move(factory), opts),
-            [](pool_impl* self) { self->on_owners_gone(); });
+        std::shared_ptr<pool_impl> p(new pool_impl(std::move(ex), std::move(strand),
+                                                   std::move(factory), opts, std::move(observer)),
+                                     [](pool_impl* self) { self->on_owners_gone(); });
         if (opts.limit) {  // before any connect: every connection counts from its connect on
             p->account_ = opts.limit->join(std::weak_ptr<limit_member>(p));
             p->limit_attention_ = &p->account_->attention();
@@ -154,8 +163,8 @@ public:
     // ------------------------------------------------------------------------------ acquiring
 
     // The fast path: an idle connection, ready to lend, and no waiter to overtake. Reads the
-    // clock only when validation or leak detection needs it.
-    slot_type* try_take() noexcept
+    // clock only when validation or leak detection needs it. `where`: the acquire's call site.
+    slot_type* try_take(call_site where) noexcept
     {
         // Acquire: pairs with enqueue's increment. A waiter that enqueues just after this load
         // raced with us; either order is a valid arrival order.
@@ -165,46 +174,54 @@ public:
         const time_point now =
             has_ping || opts_.leak_threshold.count() != 0 ? stamps::now() : time_point{};
         slot_type* s = pop_ready(now);
+        if (s && observer_) [[unlikely]]
+            s = vetted_before_lend(s, now);
         if (s)
-            lend(*s, now);
+            lend(*s, now, where);
         return s;
     }
 
-    std::optional<handle_type> try_acquire() noexcept
+    std::optional<handle_type> try_acquire(call_site where) noexcept
     {
-        if (slot_type* s = try_take())
+        if (slot_type* s = try_take(where)) {
+            observe_acquire(error_code{}, nullptr, where);
             return lease_factory::make<Connection>(this, s);
+        }
         return std::nullopt;
     }
 
     // acquire(timeout, ec), the blocking way in: acquire/blocking_acquire.hpp.
 
     template <class Handler>
-    void start_async_acquire(Handler&& handler, std::chrono::milliseconds timeout)
+    void start_async_acquire(Handler&& handler, std::chrono::milliseconds timeout, call_site where)
     {
         using decayed = std::decay_t<Handler>;
         auto ex = boost::asio::get_associated_executor(handler, ex_);
-        if (closed_.load(std::memory_order_acquire))
+        if (closed_.load(std::memory_order_acquire)) {
+            observe_acquire(errc::pool_closed, nullptr, where);
             return post_unwrapped(ex, boost::asio::append(std::forward<Handler>(handler),
                                                           error_code(errc::pool_closed),
                                                           handle_type{}));
-        if (slot_type* s = try_take())
+        }
+        if (slot_type* s = try_take(where)) {
+            observe_acquire(error_code{}, nullptr, where);
             return post_unwrapped(ex,
                                   boost::asio::append(std::forward<Handler>(handler), error_code{},
                                                       lease_factory::make<Connection>(this, s)));
+        }
         // A decayed copy: an lvalue handler (a named lambda passed as the token) is copied.
         async_acquire_op<pool_impl, decayed>::start(this->shared_from_this(),
                                                     decayed(std::forward<Handler>(handler)),
-                                                    clamp_timeout(timeout), Clock::now());
+                                                    clamp_timeout(timeout), Clock::now(), where);
     }
 
     // ------------------------------------------------------------------------------ returning
 
     void return_slot(slot_type& s, bool broken) noexcept override
     {
-        if (opts_.measure_use_time)  // lend() stamped lent_at with Clock
-            histograms_.record_use(
-                s.index, Clock::now() - times::at(s.lent_at.load(std::memory_order_relaxed)));
+        if (lease_marks_ & lease_mark::precise_time) [[unlikely]]  // use time, or an observer
+            if (!observe_return(s, broken))
+                return discard(s, destroy_cause::vetoed);
         if (surplus_check_due() && surplus_on_return()) [[unlikely]]
             return discard(s, destroy_cause::surplus);
         time_point now{};  // read once, for the judgement and the stamps; not for a broken one
@@ -275,6 +292,8 @@ public:
     pool_stats stats() const noexcept
     {
         pool_stats st = counters_.snapshot(slots_, waiters_count_.load(std::memory_order_relaxed));
+        if (opts_.leak_threshold.count() != 0)
+            add_overdue_leases(st);
         std::lock_guard lk(mtx_);
         st.last_connect_error = state_.last_connect_error;
         st.min_size = state_.opts.min_size;
@@ -402,6 +421,8 @@ public:
                     return discard(*s, v.cause);
                 if (v.action == lend_action::validate)
                     return this->start_maintenance(*s, maintenance_kind::ping);
+                if (observer_ && !before_lend_allows(*s)) [[unlikely]]
+                    return discard(*s, destroy_cause::vetoed);
                 std::unique_lock lk(mtx_);
                 if (s->generation != generation_.load(std::memory_order_relaxed)) {
                     lk.unlock();
@@ -410,7 +431,7 @@ public:
                 if (waiter_type* w = state_.waiters.pop_front()) {
                     this->left_queue_locked(*w);
                     w->result_slot = s;
-                    lend(*s, stamps::now());
+                    lend(*s, stamps::now(), w->where);
                     const std::uint32_t connects = this->replan_after_waiter_left_locked();
                     lk.unlock();
                     // Before the notify: the waiter's lease may come back at once and, in a
@@ -499,6 +520,7 @@ public:
         s.set(slot_state::destroying);
         counters_.destroyed_by(cause);
         s.conn.reset();  // the connection's destructor; it counts in size() until it returns
+        observe([cause](observer_type& o) { o.on_destroyed(cause); });
         free_slot(s);
     }
 
@@ -733,16 +755,133 @@ private:
         }
     }
 
+    // What lend() records of a lease besides its count: nothing unless measure_use_time, leak
+    // detection or an observer asks (one test of lease_marks_ on the fast path otherwise).
+    struct lease_mark {
+        static constexpr std::uint8_t precise_time = 1;  // lent_at from Clock: a use time
+        static constexpr std::uint8_t coarse_time = 2;   // lent_at from the stamp clock: leaks
+        static constexpr std::uint8_t where = 4;         // the acquire's call site
+    };
+    static std::uint8_t lease_marks_for(const pool_options& o, bool observed) noexcept
+    {
+        const bool leaks = o.leak_threshold.count() != 0;
+        std::uint8_t m = 0;
+        if (o.measure_use_time || observed)
+            m |= lease_mark::precise_time;
+        else if (leaks)
+            m |= lease_mark::coarse_time;
+        if (leaks || observed)
+            m |= lease_mark::where;
+        return m;
+    }
+
     // `now` is only read with leak detection on (try_take passes no time otherwise).
-    void lend(slot_type& s, time_point now) noexcept
+    void lend(slot_type& s, time_point now, call_site where) noexcept
     {
         s.set(slot_state::lent);
-        if (opts_.measure_use_time)  // the use time's start: Clock, not the coarse stamp clock
-            s.lent_at.store(times::ticks(Clock::now()), std::memory_order_relaxed);
-        else if (opts_.leak_threshold.count() != 0)
-            s.lent_at.store(times::ticks(now), std::memory_order_relaxed);
+        if (lease_marks_ != 0) [[unlikely]] {
+            if (lease_marks_ & lease_mark::precise_time)  // Clock, not the coarse stamp clock
+                s.lent_at.store(times::ticks(Clock::now()), std::memory_order_relaxed);
+            else if (lease_marks_ & lease_mark::coarse_time)
+                s.lent_at.store(times::ticks(now), std::memory_order_relaxed);
+            if (lease_marks_ & lease_mark::where)
+                s.lent_where.store(where);
+        }
         // The owner's private count (see slot::lends): a plain load and store.
         s.lends.store(s.lends.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+
+    // ------------------------------------------------------------------ the observer
+    // Every call into it is guarded by one test of observer_ and made with no lock held;
+    // what an event member throws is swallowed, a hook that throws vetoes (observer.hpp).
+
+    template <class Call>
+    void observe(Call&& call) const noexcept
+    {
+        if (observer_) [[unlikely]] {
+            try {
+                call(*observer_);
+            } catch (...) {  // an observer's failure is not the pool's: ignored
+            }
+        }
+    }
+
+    // An acquire completed; `enqueued_at` (Clock ticks) when it waited in the queue.
+    void observe_acquire(error_code ec, const std::int64_t* enqueued_at,
+                         call_site where) const noexcept
+    {
+        observe([&](observer_type& o) {
+            const std::chrono::nanoseconds wait =
+                enqueued_at ? std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  Clock::now() - times::at(*enqueued_at))
+                            : std::chrono::nanoseconds::zero();
+            o.on_acquire({ec, wait, where});
+        });
+    }
+
+    // A lease came back (lent_at holds Clock ticks): its use time, the release event and the
+    // after_return hook. False: the hook vetoes keeping the connection.
+    bool observe_return(slot_type& s, bool broken) noexcept
+    {
+        const auto held = Clock::now() - times::at(s.lent_at.load(std::memory_order_relaxed));
+        if (opts_.measure_use_time)
+            histograms_.record_use(s.index, held);
+        if (!observer_)
+            return true;
+        observe([&](observer_type& o) {
+            o.on_release({std::chrono::duration_cast<std::chrono::nanoseconds>(held), broken,
+                          s.lent_where.load()});
+        });
+        if (broken)  // destroyed anyway
+            return true;
+        try {
+            return observer_->after_return(*s.conn);
+        } catch (...) {
+            return false;
+        }
+    }
+
+    bool before_lend_allows(slot_type& s) noexcept
+    {
+        try {
+            return observer_->before_lend(*s.conn);
+        } catch (...) {
+            return false;
+        }
+    }
+
+    // The fast path's before_lend: a vetoed connection is destroyed and the next one popped.
+    slot_type* vetted_before_lend(slot_type* s, time_point now) noexcept
+    {
+        while (s && !before_lend_allows(*s)) {
+            discard(*s, destroy_cause::vetoed);
+            s = pop_ready(now);
+        }
+        return s;
+    }
+
+    // stats(): the leases held past leak_threshold now, and the oldest lease.
+    void add_overdue_leases(pool_stats& st) const noexcept
+    {
+        const time_point now = Clock::now();
+        std::optional<std::int64_t> oldest;
+        const std::uint32_t count = slots_.capacity();
+        for (std::uint32_t i = 0; i < count; ++i) {
+            const slot_type& s = slots_[i];
+            if (!s.is(slot_state::lent))
+                continue;
+            const std::int64_t since = s.lent_at.load(std::memory_order_relaxed);
+            if (now - times::at(since) >= opts_.leak_threshold)
+                ++st.leases_overdue;
+            if (!oldest || since < *oldest) {
+                oldest = since;
+                st.oldest_lease_where = s.lent_where.load();
+            }
+        }
+        if (oldest)
+            st.oldest_lease_held = std::max(
+                std::chrono::nanoseconds::zero(),
+                std::chrono::duration_cast<std::chrono::nanoseconds>(now - times::at(*oldest)));
     }
 
     bool current_generation(const slot_type& s) const noexcept
@@ -765,6 +904,9 @@ private:
     }
 
     const pool_options opts_;
+    observer_type* const observer_;   // null without one; tested on the fast paths
+    const std::uint8_t lease_marks_;  // see lease_mark
+    const std::shared_ptr<observer_type> observer_owner_;
     Factory factory_;
     // This pool's account at opts_.limit (null without a limit): set by create(), then const.
     std::shared_ptr<limit_account> account_;

@@ -100,7 +100,7 @@ inline std::string field(const char* name, std::uint64_t value)
 inline std::uint64_t destroyed_total(const pool_stats& s) noexcept
 {
     return s.destroyed_idle + s.destroyed_lifetime + s.destroyed_broken + s.destroyed_cleared +
-           s.destroyed_closed + s.destroyed_surplus;
+           s.destroyed_closed + s.destroyed_surplus + s.destroyed_vetoed;
 }
 
 }  // namespace invariant_detail

@@ -63,10 +63,12 @@ struct keyed_fixture {
 
     Factory make_factory() { return Factory(ioc.get_executor(), backend, log); }
 
-    keyed_type& make_keyed(keyed_pool_options opts = {})
+    keyed_type& make_keyed(keyed_pool_options opts = {},
+                           std::shared_ptr<pool_observer<testing::fake_connection>> observer = {})
     {
         REQUIRE(!keyed_ptr);
-        keyed_ptr = std::make_unique<keyed_type>(ioc.get_executor(), make_factory(), opts);
+        keyed_ptr = std::make_unique<keyed_type>(ioc.get_executor(), make_factory(), opts,
+                                                 std::move(observer));
         poll();
         return *keyed_ptr;
     }

@@ -396,3 +396,43 @@ TEST_CASE("keyed_pool_options are validated, naming the field", "[keyed][options
     CHECK_NOTHROW(make({.per_key = {.max_size = 2}, .max_total = 1}));
     connpool::test::poll_all(ioc);
 }
+
+// ------------------------------------------------------------------------ observer, leaks
+
+namespace {
+struct counting_observer : connpool::pool_observer<connpool::testing::fake_connection> {
+    int connects = 0;
+    std::vector<std::uint_least32_t> acquire_lines;
+    void on_connect_finished(const connpool::connect_event& e) override
+    {
+        if (!e.error)
+            ++connects;
+    }
+    void on_acquire(const connpool::acquire_event& e) override
+    {
+        acquire_lines.push_back(e.where.line());
+    }
+};
+}  // namespace
+
+TEST_CASE_METHOD(F, "one observer serves every key; leak call sites per key and summed",
+                 "[keyed][observer][leak]")
+{
+    auto obs = std::make_shared<counting_observer>();
+    auto& k = make_keyed({.per_key = {.max_size = 2, .leak_threshold = 1s}}, obs);
+    auto a = acquire_now("a");
+    auto b = acquire_now("b");
+    CHECK(obs->connects == 2);
+    b.release();
+    const std::uint_least32_t line = __LINE__ + 1;
+    auto b2 = k.try_acquire("b");
+    REQUIRE(b2);
+    CHECK(obs->acquire_lines.size() == 3);
+    CHECK(obs->acquire_lines.back() == line);
+    advance(1500ms);
+    CHECK(k.stats("b").leases_overdue == 1);
+    CHECK(k.stats("b").oldest_lease_where.line() == line);
+    CHECK(k.stats("a").leases_overdue == 1);
+    CHECK(k.stats().leases_overdue == 2);
+    CHECK(k.stats().leaks_suspected == 2);
+}

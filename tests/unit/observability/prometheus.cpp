@@ -5,6 +5,7 @@
 // collector over live pools. scripts/test.sh's prometheus stage has a real Prometheus scrape it.
 
 #include "support/pool_fixture.hpp"
+#include "unit/keyed/keyed_fixture.hpp"
 
 #include <connpool/prometheus.hpp>
 
@@ -53,7 +54,10 @@ pool_stats sample_stats()
     s.destroyed_cleared = 4;
     s.destroyed_closed = 0;
     s.destroyed_surplus = 7;
+    s.destroyed_vetoed = 9;
     s.leaks_suspected = 6;
+    s.leases_overdue = 2;
+    s.oldest_lease_held = std::chrono::milliseconds(1500);
     return s;
 }
 
@@ -129,13 +133,22 @@ TEST_CASE("gauges and counters of one pool, exact text", "[prometheus]")
         CHECK(l[2] == std::string(name) + "{pool=\"db\"} " + value);
     }
     const auto destroyed = lines_of(family(text, "connpool_destroyed_total"));
-    REQUIRE(destroyed.size() == 8);
+    REQUIRE(destroyed.size() == 9);
     CHECK(destroyed[2] == "connpool_destroyed_total{pool=\"db\",cause=\"idle\"} 1");
     CHECK(destroyed[3] == "connpool_destroyed_total{pool=\"db\",cause=\"lifetime\"} 2");
     CHECK(destroyed[4] == "connpool_destroyed_total{pool=\"db\",cause=\"broken\"} 3");
     CHECK(destroyed[5] == "connpool_destroyed_total{pool=\"db\",cause=\"cleared\"} 4");
     CHECK(destroyed[6] == "connpool_destroyed_total{pool=\"db\",cause=\"closed\"} 0");
     CHECK(destroyed[7] == "connpool_destroyed_total{pool=\"db\",cause=\"surplus\"} 7");
+    CHECK(destroyed[8] == "connpool_destroyed_total{pool=\"db\",cause=\"vetoed\"} 9");
+    const auto overdue = lines_of(family(text, "connpool_leases_overdue"));
+    REQUIRE(overdue.size() == 3);
+    CHECK(overdue[1] == "# TYPE connpool_leases_overdue gauge");
+    CHECK(overdue[2] == "connpool_leases_overdue{pool=\"db\"} 2");
+    const auto oldest = lines_of(family(text, "connpool_oldest_lease_seconds"));
+    REQUIRE(oldest.size() == 3);
+    CHECK(oldest[1] == "# TYPE connpool_oldest_lease_seconds gauge");
+    CHECK(oldest[2] == "connpool_oldest_lease_seconds{pool=\"db\"} 1.5");
     // No error yet: no info series, and no use-time histogram without measure_use_time.
     CHECK(family(text, "connpool_last_connect_error_info").empty());
     CHECK(family(text, "db_client_connection_use_time_seconds").empty());
@@ -245,7 +258,7 @@ TEST_CASE("several pools: each family once, one series per pool, in order", "[pr
     for (const auto& l : lines_of(text))
         if (l.rfind("# TYPE ", 0) == 0)
             CHECK(types.insert(l).second);
-    CHECK(types.size() == 17);
+    CHECK(types.size() == 19);
     const auto max = lines_of(family(text, "db_client_connection_max"));
     REQUIRE(max.size() == 4);
     CHECK(max[2] == "db_client_connection_max{pool=\"a\"} 8");
@@ -301,9 +314,9 @@ TEST_CASE("every line is a comment or a well-formed sample", "[prometheus]")
         }
     }
     CHECK(text.back() == '\n');
-    // Pool a: 5 + 4 gauge lines, 1 + 7 + 6 counters, 3 histograms of 30 lines, the error; pool b:
-    // no use time, no error.
-    CHECK(samples == (9 + 14 + 90 + 1) + (9 + 14 + 60));
+    // Pool a: 5 + 4 + 2 gauge lines (the two of leases), 1 + 7 + 7 counters, 3 histograms of 30
+    // lines, the error; pool b: no use time, no error.
+    CHECK(samples == (11 + 15 + 90 + 1) + (11 + 15 + 60));
 }
 
 TEST_CASE("an exposition of no pools is empty", "[prometheus]")
@@ -344,4 +357,40 @@ TEST_CASE_METHOD(F, "the collector refuses a name twice and forgets a removed po
     REQUIRE(left.size() == 1);
     CHECK(left[0].pool == "y");
     CHECK(metrics.text().find("pool=\"x\"") == std::string::npos);
+}
+
+TEST_CASE_METHOD(connpool::test::keyed_fixture<>,
+                 "the collector exports a keyed pool's keys, one series per key held",
+                 "[prometheus][keyed]")
+{
+    auto& k = make_keyed({.per_key = {.max_size = 2}});
+    prom::collector metrics;
+    metrics.add_keyed("users", k);
+    metrics.add_keyed("shards", k, [](const std::string& key) { return "shard-" + key; });
+    CHECK(metrics.collect().empty());  // no key yet
+    auto a = acquire_now("alice");
+    auto b1 = acquire_now("bob");
+    auto b2 = acquire_now("bob");
+    const auto all = metrics.collect();
+    REQUIRE(all.size() == 4);
+    std::set<std::pair<std::string, std::string>> labels;
+    for (const auto& m : all)
+        labels.emplace(m.pool, m.key);
+    CHECK(labels == std::set<std::pair<std::string, std::string>>{{"users", "alice"},
+                                                                  {"users", "bob"},
+                                                                  {"shards", "shard-alice"},
+                                                                  {"shards", "shard-bob"}});
+    const std::string text = metrics.text();
+    CHECK(text.find("db_client_connection_count{pool=\"users\",key=\"bob\",state=\"used\"} 2\n") !=
+          std::string::npos);
+    CHECK(text.find("db_client_connection_count{pool=\"users\",key=\"alice\",state=\"used\"} "
+                    "1\n") != std::string::npos);
+    CHECK(text.find("connpool_acquired_total{pool=\"shards\",key=\"shard-bob\"} 2\n") !=
+          std::string::npos);
+    // Each key's series agree with the key's own stats().
+    for (const auto& m : all)
+        if (m.pool == "users") {
+            INFO(m.key);
+            CHECK(m.stats.acquired == k.stats(m.key).acquired);
+        }
 }

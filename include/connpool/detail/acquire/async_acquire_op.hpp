@@ -16,6 +16,7 @@
 // handler's executor (`work`), so that the io_context that will run the handler does not run
 // out of work while the acquire waits.
 
+#include <connpool/call_site.hpp>
 #include <connpool/detail/core/options.hpp>
 #include <connpool/detail/idle/stamp_clock.hpp>
 #include <connpool/detail/io/executors.hpp>
@@ -80,7 +81,7 @@ struct async_acquire_op final : waiter<typename Pool::connection_type> {
     };
 
     static void start(std::shared_ptr<Pool> p, Handler&& h, std::chrono::milliseconds timeout,
-                      typename Pool::time_point now)
+                      typename Pool::time_point now, call_site where)
     {
         static_assert(sizeof(async_acquire_op) <= 256 + sizeof(Handler),
                       "design budget: at most 256 bytes of pool metadata per waiter");
@@ -88,6 +89,7 @@ struct async_acquire_op final : waiter<typename Pool::connection_type> {
         async_acquire_op* op = std::allocator_traits<allocator_type>::allocate(alloc, 1);
         std::allocator_traits<allocator_type>::construct(alloc, op, p, std::move(h));
         Pool& pl = *p;
+        op->where = where;
         if (timeout < never)
             op->deadline =
                 times::ticks(now + std::chrono::duration_cast<typename Pool::duration>(timeout));
@@ -139,11 +141,14 @@ struct async_acquire_op final : waiter<typename Pool::connection_type> {
         work_type w(std::move(work));
         error_code ec = this->result_ec;
         slot_type* s = this->result_slot;
+        const std::int64_t waited_since = this->enqueued_at;
+        const call_site site = this->where;
         auto p = std::move(pool);
         std::allocator_traits<allocator_type>::destroy(alloc, this);
         std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
         pooled<connection_type> lease =
             s ? lease_factory::make<connection_type>(p.get(), s) : pooled<connection_type>{};
+        p->observe_acquire(ec, &waited_since, site);
         p.reset();
         boost::asio::dispatch(e, boost::asio::append(std::move(h), ec, std::move(lease)));
     }

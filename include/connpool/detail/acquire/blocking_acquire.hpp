@@ -7,9 +7,11 @@
 // (park_spin). A thread that runs the pool's executor is refused (would_deadlock); so is one
 // that the fail-fast rules refuse (core/waiting.hpp), without spinning first.
 
+#include <connpool/call_site.hpp>
 #include <connpool/detail/acquire/parker.hpp>
 #include <connpool/detail/core/options.hpp>
 #include <connpool/detail/core/waiting.hpp>
+#include <connpool/detail/idle/stamp_clock.hpp>
 #include <connpool/detail/pool_fwd.hpp>
 #include <connpool/detail/waiters/waiter_queue.hpp>
 #include <connpool/error.hpp>
@@ -84,21 +86,37 @@ public:
     // when it is an io_context or a thread_pool, directly or through a strand.
     explicit blocking_acquire(const pool_executor& ex) noexcept : scheduler_(scheduler_of(ex)) {}
 
-    handle_type acquire(std::chrono::milliseconds timeout, error_code& ec)
+    // `where`: the call site (leak reports, the observer), told the outcome.
+    handle_type acquire(std::chrono::milliseconds timeout, error_code& ec, call_site where)
     {
         auto& p = pool();
         ec = {};
         // A thread that runs the pool's executor would wait for work only it can do.
-        if (scheduler_ && scheduler_->can_dispatch()) {
+        if (scheduler_ && scheduler_->can_dispatch())
             ec = errc::would_deadlock;
-            return {};
-        }
-        if (p.closed_.load(std::memory_order_acquire)) {
+        else if (p.closed_.load(std::memory_order_acquire))
             ec = errc::pool_closed;
+        else if (auto* s = p.try_take(where)) {
+            p.observe_acquire(ec, nullptr, where);
+            return lease_factory::make<Connection>(&p, s);
+        }
+        if (ec) {
+            p.observe_acquire(ec, nullptr, where);
             return {};
         }
-        if (auto* s = p.try_take())
-            return lease_factory::make<Connection>(&p, s);
+        // Read only for an observer: when the wait began (Clock ticks).
+        const std::int64_t began = p.observer_ ? slot_times<Clock>::ticks(Clock::now()) : 0;
+        handle_type h = wait_for_connection(timeout, ec, where);
+        p.observe_acquire(ec, &began, where);
+        return h;
+    }
+
+private:
+    // acquire() once the fast path found nothing: spin, then queue and sleep.
+    handle_type wait_for_connection(std::chrono::milliseconds timeout, error_code& ec,
+                                    call_site where)
+    {
+        auto& p = pool();
         // The blocking wait is in real time, whatever Clock is.
         timeout = clamp_timeout(timeout);
         const bool timed = timeout < never;
@@ -112,11 +130,12 @@ public:
         // core away for a time slice, and a spin that ran to the deadline would never enqueue,
         // so no connect would start for it (a cold pool then times out without trying).
         if (!may_be_refused)
-            if (auto* s = spin_take(std::min(deadline, started + max_spin_time), timeout))
+            if (auto* s = spin_take(std::min(deadline, started + max_spin_time), timeout, where))
                 return lease_factory::make<Connection>(&p, s);
 
         const auto now = Clock::now();
         sync_waiter w;
+        w.where = where;
         const bool expired = timeout == std::chrono::milliseconds::zero() ||
                              (timed && std::chrono::steady_clock::now() >= deadline);
         if (const auto q = p.enqueue(w, now, expired)) {
@@ -141,7 +160,6 @@ public:
         return w.result_slot ? lease_factory::make<Connection>(&p, w.result_slot) : handle_type{};
     }
 
-private:
     // A thread blocked in acquire().
     struct sync_waiter : waiter_type {
         sync_waiter() noexcept : waiter_type(&on_notify) {}
@@ -162,7 +180,7 @@ private:
     // connections are held long (slow queries) acquirers go to sleep at once instead of
     // spinning. Only while nobody waits: a spinner never overtakes a waiter.
     slot<Connection>* spin_take(std::chrono::steady_clock::time_point until,
-                                std::chrono::milliseconds timeout) noexcept
+                                std::chrono::milliseconds timeout, call_site where) noexcept
     {
         auto& p = pool();
         if (timeout == std::chrono::milliseconds::zero())
@@ -182,7 +200,7 @@ private:
                 if (round % 8 == 0 && std::chrono::steady_clock::now() >= until)
                     break;
             }
-            if (slot<Connection>* s = p.try_take()) {
+            if (slot<Connection>* s = p.try_take(where)) {
                 if (round >= relax_rounds)  // the yields paid off: allow more of them
                     yield_budget_.store(yield_rounds.after(budget, true),
                                         std::memory_order_relaxed);

@@ -9,6 +9,7 @@
 // judge_idle. What costs a call into the factory (is_healthy) or the mutex (a retirement's turn)
 // is passed as a callable, asked only when the verdict depends on it.
 
+#include <connpool/observer.hpp>
 #include <connpool/pool_options.hpp>
 
 #include <chrono>
@@ -18,18 +19,11 @@
 
 namespace connpool::detail {
 
-// Why a connection was destroyed (pool_stats::destroyed_*).
-// surplus: closed to bring the pool under a lowered max_size (resize) or a shared limit
-// (connection_limit: its max lowered, or a unit another pool waits for).
-enum class destroy_cause : std::uint8_t {
-    idle,
-    lifetime,
-    broken,
-    cleared,
-    closed,
-    surplus,
-    count_
-};
+// Why a connection was destroyed: connpool::destroy_cause (observer.hpp, public: the observer
+// is told). destroy_cause_count is how many there are (pool_counters has a counter for each).
+using connpool::destroy_cause;
+inline constexpr std::size_t destroy_cause_count =
+    static_cast<std::size_t>(destroy_cause::vetoed) + 1;
 
 // Before lending: a connection idle longer than validation_interval is pinged first.
 template <class Clock>

@@ -7,6 +7,8 @@
 // lease is a pointer to its slot. Pool metadata per connection is sizeof(slot) - sizeof(Connection)
 // (checked by a static_assert in pool_impl.hpp against the 128-byte budget).
 
+#include <connpool/call_site.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -23,6 +25,30 @@ enum class slot_state : std::uint8_t {
     destroying,   // its connection's destructor is running
 };
 
+// The call site of the acquire that took a slot's current lease: stored by lend() only with
+// leak detection or an observer. Three relaxed words, as the times: the housekeeping scan and
+// stats() read them while a new lease of the slot may be storing them, and may then see parts of
+// two leases' sites. That matters only for a lease held long (past leak_threshold, or the
+// oldest), whose site was stored long before: only one returned and lent again at the very
+// moment of the read could be misnamed, and the next read names it right.
+struct lease_site {
+    std::atomic<const char*> file{""};
+    std::atomic<const char*> function{""};
+    std::atomic<std::uint_least32_t> line{0};
+
+    void store(const call_site& s) noexcept
+    {
+        file.store(s.file_name(), std::memory_order_relaxed);
+        function.store(s.function_name(), std::memory_order_relaxed);
+        line.store(s.line(), std::memory_order_relaxed);
+    }
+    call_site load() const noexcept
+    {
+        return {file.load(std::memory_order_relaxed), function.load(std::memory_order_relaxed),
+                line.load(std::memory_order_relaxed)};
+    }
+};
+
 template <class Connection>
 struct slot {
     std::optional<Connection> conn;
@@ -35,6 +61,7 @@ struct slot {
     std::atomic<std::int64_t> last_used{0};
     std::atomic<std::int64_t> last_checked{0};
     std::atomic<std::int64_t> lent_at{0};
+    lease_site lent_where;     // the acquire of the current lease (see lease_site)
     std::int64_t created = 0;  // written before the slot is first published, then read-only
     std::int64_t expiry = 0;   // likewise
     std::uint64_t generation = 0;

@@ -181,12 +181,15 @@ private:
         }
         auto self = p.shared_from_this();
         const time_point started = Clock::now();  // the create-time histogram's start
+        p.observe([](auto& o) { o.on_connect_started(); });
         p.calls_.call(
             self, std::chrono::duration_cast<typename Clock::duration>(p.opts_.connect_timeout),
             [&p](auto handler) { p.factory_.async_connect(std::move(handler)); },
             [&s, &p, started](error_code ec, Connection conn) {
-                if (ec != errc::connect_timeout)  // a timeout was recorded when it happened
-                    p.histograms_.record_create(Clock::now() - started);
+                if (!ec && p.observer_) [[unlikely]]
+                    ec = p.after_connect_verdict(conn);
+                if (ec != errc::connect_timeout)  // a timeout was reported when it happened
+                    p.connect_finished(ec, started);
                 if (ec) {
                     // A connect that succeeded after its timeout (a factory that does not
                     // listen to cancellation, e.g. a blocking driver on a worker thread) brings
@@ -201,13 +204,34 @@ private:
             },
             // The timer's handler may outlive the call's completion handler: it holds the pool.
             [self, started] {
-                self->histograms_.record_create(Clock::now() - started);
+                self->connect_finished(errc::connect_timeout, started);
                 self->record_connect_failure(errc::connect_timeout);
             },
             [&s, &p, started](error_code ec) {
-                p.histograms_.record_create(Clock::now() - started);
+                p.connect_finished(ec, started);
                 p.on_connect_failed(s, ec);
             });
+    }
+
+    // A connect attempt ended: the create-time histogram, the observer's event.
+    void connect_finished(error_code ec, time_point started) noexcept
+    {
+        auto& p = pool();
+        const auto took = Clock::now() - started;
+        p.histograms_.record_create(took);
+        p.observe([&](auto& o) {
+            o.on_connect_finished({ec, std::chrono::duration_cast<std::chrono::nanoseconds>(took)});
+        });
+    }
+
+    // The observer's after_connect hook: the error that refuses the new connection, if any.
+    error_code after_connect_verdict(Connection& conn) noexcept
+    {
+        try {
+            return pool().observer_->after_connect(conn);
+        } catch (...) {
+            return errc::observer_error;
+        }
     }
 
     // On the strand (is_permanent_error is a factory member): a connect attempt failed, or its

@@ -82,6 +82,11 @@ private:
                                           times::at(s.leak_reported_for))) {
                     s.leak_reported_for = since;
                     pool_counters::bump(p.counters_.leaks);
+                    p.observe([&](auto& o) {
+                        o.on_leak_suspected({std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                 now - times::at(since)),
+                                             s.lent_where.load()});
+                    });
                 }
             }
         }

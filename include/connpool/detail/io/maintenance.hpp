@@ -57,18 +57,20 @@ private:
         auto& p = pool();
         if (kind == maintenance_kind::ping) {
             if constexpr (pool_type::has_ping)
-                run_call(s, [&p, &s](auto h) { p.factory_.async_ping(*s.conn, std::move(h)); });
+                run_call(s, kind,
+                         [&p, &s](auto h) { p.factory_.async_ping(*s.conn, std::move(h)); });
         } else {
             if constexpr (pool_type::has_reset)
-                run_call(s, [&p, &s](auto h) { p.factory_.async_reset(*s.conn, std::move(h)); });
+                run_call(s, kind,
+                         [&p, &s](auto h) { p.factory_.async_reset(*s.conn, std::move(h)); });
         }
     }
 
     template <class Start>
-    void run_call(slot_type& s, Start start)
+    void run_call(slot_type& s, maintenance_kind kind, Start start)
     {
         auto& p = pool();
-        auto done = [&p, &s](error_code ec) { p.end_maintenance(s, ec); };
+        auto done = [&p, &s, kind](error_code ec) { p.end_maintenance(s, kind, ec); };
         p.calls_.call(
             p.shared_from_this(),
             std::chrono::duration_cast<typename Clock::duration>(p.opts_.connect_timeout),
@@ -76,16 +78,22 @@ private:
     }
 
     // On the strand.
-    void end_maintenance(slot_type& s, error_code ec) noexcept
+    void end_maintenance(slot_type& s, maintenance_kind kind, error_code ec) noexcept
     {
         auto& p = pool();
         {
             std::lock_guard lk(p.mtx_);
             --p.state_.maintenance;
         }
-        if (ec)  // a call cut short by close() failed for that reason, not a broken connection
-            return p.discard(s, p.closed_.load(std::memory_order_acquire) ? destroy_cause::closed
-                                                                          : destroy_cause::broken);
+        if (ec) {  // a call cut short by close() failed for that reason, not a broken connection
+            if (p.closed_.load(std::memory_order_acquire))
+                return p.discard(s, destroy_cause::closed);
+            p.observe([&](auto& o) {
+                o.on_check_failed(
+                    kind == maintenance_kind::ping ? check_kind::ping : check_kind::reset, ec);
+            });
+            return p.discard(s, destroy_cause::broken);
+        }
         const return_verdict v =
             judge_return(false, [&] { return p.why_not_kept(s, Clock::now()); }, false);
         if (v.action == return_action::discard)

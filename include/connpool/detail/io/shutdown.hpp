@@ -127,6 +127,7 @@ public:
             if (sl->conn) {  // in maintenance; a connecting slot has none yet
                 p.counters_.destroyed_by(destroy_cause::closed);
                 sl->conn.reset();
+                p.observe([](auto& o) { o.on_destroyed(destroy_cause::closed); });
             }
             sl->set(slot_state::free);
         }

@@ -57,6 +57,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -76,8 +77,10 @@ public:
     using times = slot_times<Clock>;
 
     // `per_key`: validated and saturated, its limit already the one every key joins.
-    keyed_pool_impl(pool_executor ex, Factory factory, const pool_options& per_key)
+    keyed_pool_impl(pool_executor ex, Factory factory, const pool_options& per_key,
+                    std::shared_ptr<pool_observer<Connection>> observer)
         : ex_(std::move(ex)),
+          observer_(std::move(observer)),
           strand_(boost::asio::make_strand(ex_)),
           factory_(std::make_shared<Factory>(std::move(factory))),
           per_key_(per_key),
@@ -87,10 +90,12 @@ public:
     {
     }
 
-    static std::shared_ptr<keyed_pool_impl> create(pool_executor ex, Factory factory,
-                                                   const pool_options& per_key)
+    static std::shared_ptr<keyed_pool_impl>
+    create(pool_executor ex, Factory factory, const pool_options& per_key,
+           std::shared_ptr<pool_observer<Connection>> observer)
     {
-        auto p = std::make_shared<keyed_pool_impl>(std::move(ex), std::move(factory), per_key);
+        auto p = std::make_shared<keyed_pool_impl>(std::move(ex), std::move(factory), per_key,
+                                                   std::move(observer));
         if (keys_are_forgotten(per_key))
             boost::asio::post(p->strand_, [self = p] { self->arm_sweep(); });
         return p;
@@ -103,17 +108,18 @@ public:
     // ------------------------------------------------------------------------------ acquiring
 
     // The hot path: one shared lock, one lookup, the key's own fast path. Never creates a key.
-    std::optional<handle_type> try_acquire(const Key& key) noexcept
+    std::optional<handle_type> try_acquire(const Key& key, call_site where) noexcept
     {
         std::shared_lock lk(map_lock_);
         const auto it = map_.find(key);
         if (it == map_.end())
             return std::nullopt;
-        return it->second.pool->try_acquire();
+        return it->second.pool->try_acquire(where);
     }
 
     template <class Handler>
-    void start_async_acquire(const Key& key, Handler&& handler, std::chrono::milliseconds timeout)
+    void start_async_acquire(const Key& key, Handler&& handler, std::chrono::milliseconds timeout,
+                             call_site where)
     {
         for (;;) {
             {
@@ -124,7 +130,7 @@ public:
                     // Under the shared lock until the pool has the acquire (see the file comment).
                     mark_used(it->second, stamps::now());
                     return it->second.pool->start_async_acquire(std::forward<Handler>(handler),
-                                                                timeout);
+                                                                timeout, where);
                 }
             }
             if (!add_key(key))
@@ -135,7 +141,8 @@ public:
                                                error_code(errc::pool_closed), handle_type{}));
     }
 
-    handle_type acquire(const Key& key, std::chrono::milliseconds timeout, error_code& ec)
+    handle_type acquire(const Key& key, std::chrono::milliseconds timeout, error_code& ec,
+                        call_site where)
     {
         for (;;) {
             std::optional<pinned_key> pinned;
@@ -144,7 +151,7 @@ public:
                 if (closed_)
                     break;
                 if (const auto it = map_.find(key); it != map_.end()) {
-                    if (auto h = it->second.pool->try_acquire()) {
+                    if (auto h = it->second.pool->try_acquire(where)) {
                         ec = {};
                         return std::move(*h);
                     }
@@ -154,7 +161,7 @@ public:
             }
             // The pin keeps the key (and so its pool) while this thread may sleep in it.
             if (pinned)
-                return pinned->entry.pool->acquire(timeout, ec);
+                return pinned->entry.pool->acquire(timeout, ec, where);
             if (!add_key(key))
                 break;
         }
@@ -199,6 +206,22 @@ public:
         for (const auto& [key, entry] : map_)
             total += entry.pool->histograms();
         return total;
+    }
+
+    // Calls f(key, stats, histograms) for each key held now: the snapshots are taken under the
+    // shared lock, f is called after it is released (f may call this keyed pool).
+    template <class F>
+    void for_each_key(F&& f) const
+    {
+        std::vector<std::tuple<Key, pool_stats, pool_histograms>> reports;
+        {
+            std::shared_lock lk(map_lock_);
+            reports.reserve(map_.size());
+            for (const auto& [key, entry] : map_)
+                reports.emplace_back(key, entry.pool->stats(), entry.pool->histograms());
+        }
+        for (const auto& [key, st, h] : reports)
+            f(key, st, h);
     }
 
     std::size_t keys() const
@@ -332,7 +355,8 @@ private:
         if (closed_)
             return false;
         if (map_.find(key) == map_.end()) {
-            auto pool = key_pool::create(ex_, strand_, key_factory(factory_, key), per_key_);
+            auto pool =
+                key_pool::create(ex_, strand_, key_factory(factory_, key), per_key_, observer_);
             map_.try_emplace(key, std::move(pool), stamps::now());
         }
         return true;
@@ -409,6 +433,7 @@ private:
     }
 
     const pool_executor ex_;
+    const std::shared_ptr<pool_observer<Connection>> observer_;  // every key's, or null
     const pool_strand strand_;  // every key's factory calls and timers, and the sweep
     const std::shared_ptr<Factory> factory_;
     const pool_options per_key_;

@@ -25,6 +25,7 @@ inline void add_counters(pool_stats& total, const pool_stats& part) noexcept
     total.destroyed_cleared += part.destroyed_cleared;
     total.destroyed_closed += part.destroyed_closed;
     total.destroyed_surplus += part.destroyed_surplus;
+    total.destroyed_vetoed += part.destroyed_vetoed;
     total.leaks_suspected += part.leaks_suspected;
     total.total_wait_time += part.total_wait_time;
     if (part.last_connect_error)
@@ -43,6 +44,11 @@ inline void add_stats(pool_stats& total, const pool_stats& part) noexcept
     total.maintenance += part.maintenance;
     total.min_size += part.min_size;
     total.max_size += part.max_size;
+    total.leases_overdue += part.leases_overdue;
+    if (part.oldest_lease_held > total.oldest_lease_held) {  // the oldest lease of any key
+        total.oldest_lease_held = part.oldest_lease_held;
+        total.oldest_lease_where = part.oldest_lease_where;
+    }
     add_counters(total, part);
 }
 

@@ -10,6 +10,7 @@
 // and costs no timer of its own (no reactor registration per waiter).
 // Every member is used under the pool's mutex.
 
+#include <connpool/call_site.hpp>
 #include <connpool/detail/idle/slot.hpp>
 
 #include <boost/intrusive/set.hpp>
@@ -41,6 +42,7 @@ struct waiter {
     std::int64_t deadline = no_deadline;      // Clock ticks; the pool's timer expires it
     boost::intrusive::set_member_hook<boost::intrusive::optimize_size<true>> deadline_hook;
     notify_fn notify;
+    call_site where;  // the acquire's call site: its lease's (leak reports, observer)
 
     bool linked = false;
     bool decided = false;  // enqueue() has queued or refused it
