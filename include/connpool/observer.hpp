@@ -117,10 +117,13 @@ public:
     /// executor.
     virtual error_code after_connect(Connection&) { return {}; }
 
-    /// An idle connection is about to be lent (by any acquire, fast path included); false
-    /// destroys it (cause vetoed) and the acquire goes on with another one, or waits for a new
-    /// one. Rarely, a connection vetted for a waiter is put back idle instead (the waiter gave
-    /// up meanwhile) and asked again before its next lease.
+    /// An idle connection that has been lent before is about to be lent again (by any acquire,
+    /// fast path included); false destroys it (cause vetoed) and the acquire goes on with
+    /// another one, or waits for a new one. A new connection's first lease is not asked about
+    /// (after_connect has just vetted it; a before_lend that refused every connection would
+    /// otherwise make the pool reconnect in a loop). Rarely, a connection vetted for a waiter is
+    /// put back idle instead (the waiter gave up meanwhile) and asked again before its next
+    /// lease.
     virtual bool before_lend(Connection&) { return true; }
 
     /// A lease came back with its connection still usable (not invalidated): false destroys it

@@ -841,8 +841,15 @@ private:
         }
     }
 
+    // A connection never lent yet is not asked about: it has just passed after_connect, and a
+    // before_lend that refused every connection would otherwise have the pool reconnect in a
+    // loop, as fast as the server accepts, while acquirers wait (each refusal frees the slot
+    // for the next connect, with no backoff: a refusal is not a failed connect).
     bool before_lend_allows(slot_type& s) noexcept
     {
+        // Relaxed: the slot's owner (the caller) is the only writer of `lends`.
+        if (s.lends.load(std::memory_order_relaxed) == s.lends_at_arrival)
+            return true;
         try {
             return observer_->before_lend(*s.conn);
         } catch (...) {

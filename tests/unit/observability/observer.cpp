@@ -393,7 +393,15 @@ TEST_CASE_METHOD(F,
 {
     auto& p = make({.min_size = 2, .max_size = 2});
     REQUIRE(p.stats().idle == 2);
-    rec->on_before_lend = [](fake_connection& c) { return c.id != 2; };  // 2: most recent
+    {
+        auto first = p.try_acquire();  // each new connection's first lease: not asked
+        auto second = p.try_acquire();
+        REQUIRE(first);
+        REQUIRE(second);
+        CHECK((*second)->id == 1);  // LIFO: 2 was pushed last
+    }  // `second` goes first: 2 is returned last, on top
+    CHECK(rec->lend_asked.empty());
+    rec->on_before_lend = [](fake_connection& c) { return c.id != 2; };
     auto h = p.try_acquire();
     REQUIRE(h);
     CHECK((*h)->id == 1);
@@ -407,6 +415,7 @@ TEST_CASE_METHOD(F, "before_lend vetoes the only idle connection: try_acquire ge
                  "[observer][hook][before_lend]")
 {
     auto& p = make({.min_size = 1, .max_size = 1});
+    p.try_acquire().reset();  // lent once
     rec->on_before_lend = [](fake_connection& c) { return c.id != 1; };
     CHECK(!p.try_acquire());
     CHECK(p.stats().destroyed_vetoed == 1);
@@ -469,16 +478,34 @@ TEST_CASE("an observer that throws from every event does not disturb the pool",
 TEST_CASE_METHOD(F, "hooks that throw veto", "[observer][hook][throws]")
 {
     auto& p = make({.min_size = 1, .max_size = 1});
+    p.try_acquire().reset();  // lent once: before_lend is asked about it from now on
     rec->on_before_lend = [](fake_connection&) -> bool { throw std::runtime_error("x"); };
     CHECK(!p.try_acquire());
     CHECK(p.stats().destroyed_vetoed == 1);
     poll();
     rec->on_before_lend = nullptr;
     rec->on_after_return = [](fake_connection&) -> bool { throw std::runtime_error("x"); };
-    auto h = p.try_acquire();
+    auto h = p.try_acquire();  // connection 2's first lease: not asked
     REQUIRE(h);
     h->release();
     CHECK(p.stats().destroyed_vetoed == 2);
+}
+
+TEST_CASE_METHOD(F,
+                 "a before_lend that refuses everything does not make the pool reconnect in a loop",
+                 "[observer][hook][before_lend]")
+{
+    auto& p = make({.max_size = 1});
+    rec->on_before_lend = [](fake_connection&) { return false; };
+    for (int round = 1; round <= 3; ++round) {
+        INFO("round " << round);
+        auto h = acquire_now();  // a new connection each time (the old one is refused)
+        CHECK(h->id == round);
+    }
+    poll();
+    CHECK(backend->connects_succeeded() == 3);  // one per acquire, not a storm
+    CHECK(p.stats().destroyed_vetoed == 2);
+    CHECK(rec->lend_asked == std::vector<int>{1, 2});
 }
 
 // ------------------------------------------------------------------------ leaks

@@ -64,6 +64,9 @@ struct slot {
     lease_site lent_where;     // the acquire of the current lease (see lease_site)
     std::int64_t created = 0;  // written before the slot is first published, then read-only
     std::int64_t expiry = 0;   // likewise
+    // `lends` when the current connection arrived (likewise): it has never been lent while
+    // lends == lends_at_arrival (before_lend is not asked about a connection's first lease).
+    std::uint64_t lends_at_arrival = 0;
     std::uint64_t generation = 0;
 
     // How many leases this slot has handed out. Written only by the slot's current owner (a load

@@ -309,6 +309,8 @@ private:
             return p.discard(s, destroy_cause::surplus);
         s.created = times::ticks(now);
         s.expiry = times::ticks(expiry_of<Clock>(p.opts_, now, draw));
+        // Relaxed: the strand owns the slot until offer() publishes it.
+        s.lends_at_arrival = s.lends.load(std::memory_order_relaxed);
         times::mark_used(s, stamp_clock<Clock>::now());  // every stamp from one clock
         p.offer(s, offer_check::validated);
         replan();         // the connect slot is free again: more waiters or min_size may want it
