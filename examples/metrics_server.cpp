@@ -1,11 +1,13 @@
-// Prometheus metrics of three pools under load, served over HTTP/1.1 on 127.0.0.1:
+// Prometheus metrics of three pools and a keyed pool's three keys under load, served over
+// HTTP/1.1 on 127.0.0.1:
 //   GET /metrics   the exposition of <connpool/prometheus.hpp> (what Prometheus scrapes)
-//   GET /stats     each pool's stats() and histogram counts as JSON, and whether the load is over
+//   GET /stats     each pool's and each key's stats() and histogram counts as JSON (a key's entry
+//                  has the keyed pool's "name" and a "key"), and whether the load is over
 // The backend is simulated: a connect takes 2-12 ms and every 6th one is refused; clients hold a
 // connection 1-8 ms and sometimes invalidate it. After --load-seconds the clients stop; once the
-// pools are at rest (nothing lent, connecting or waiting) /stats says "frozen": from then on
-// neither endpoint changes, so a scraper's values can be compared with /stats exactly
-// (scripts/test.sh's prometheus stage does that against a real Prometheus).
+// pools are at rest (nothing lent, connecting or waiting, in any pool or key) /stats says
+// "frozen": from then on neither endpoint changes, so a scraper's values can be compared with
+// /stats exactly (scripts/test.sh's prometheus stage does that against a real Prometheus).
 //
 //   connpool_example_metrics_server [--port N] [--load-seconds S] [--serve-seconds S]
 //                                   [--self-check]
@@ -18,7 +20,9 @@
 
 #include <boost/asio.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -28,6 +32,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -71,6 +76,61 @@ struct named_pool {
     std::chrono::milliseconds acquire_timeout;
 };
 
+// The keyed pool's factory: a keyed factory's async_connect takes the key; every tenant's
+// connections come from the one simulated backend, which has no use for it.
+struct tenant_factory {
+    factory_type backend;
+
+    template <class CompletionToken>
+    auto async_connect(const std::string& /*tenant*/, CompletionToken&& token)
+    {
+        return backend.async_connect(std::forward<CompletionToken>(token));
+    }
+};
+
+using keyed_pool_type = connpool::keyed_pool<std::string, db_connection, tenant_factory>;
+
+struct tenant {
+    std::string key;
+    int clients;
+};
+
+struct named_keyed_pool {
+    std::string name;
+    std::unique_ptr<keyed_pool_type> pool;
+    std::vector<tenant> tenants;  // each is held from its first client's acquire on
+    std::chrono::milliseconds acquire_timeout;
+};
+
+struct service_pools {
+    std::list<named_pool> plain;
+    named_keyed_pool keyed;
+};
+
+// One entry of /stats: a pool, or one key of the keyed pool.
+struct pool_report {
+    std::string name;
+    std::string key;  // empty for a plain pool
+    connpool::pool_stats stats;
+    connpool::pool_histograms histograms;
+};
+
+// Every pool's report, then one per key the keyed pool holds now (the keys its Prometheus
+// export has), sorted by key so that /stats reads the same from one request to the next.
+std::vector<pool_report> reports(const service_pools& pools)
+{
+    std::vector<pool_report> out;
+    for (const named_pool& p : pools.plain)
+        out.push_back({p.name, {}, p.pool->stats(), p.pool->histograms()});
+    const auto first_key = static_cast<std::ptrdiff_t>(out.size());
+    pools.keyed.pool->for_each_key(
+        [&](const std::string& key, const connpool::pool_stats& s,
+            const connpool::pool_histograms& h) { out.push_back({pools.keyed.name, key, s, h}); });
+    std::sort(out.begin() + first_key, out.end(),
+              [](const pool_report& a, const pool_report& b) { return a.key < b.key; });
+    return out;
+}
+
 // ------------------------------------------------------------------------ the load
 
 struct load_state {
@@ -78,14 +138,15 @@ struct load_state {
     int clients_running = 0;
 };
 
-asio::awaitable<void> client(pool_type& pool, std::chrono::milliseconds timeout,
-                             std::shared_ptr<load_state> load, unsigned seed)
+// `acquire()`: a pool's or a key's async_acquire, completing with as_tuple(use_awaitable).
+template <class Acquire>
+asio::awaitable<void> client(Acquire acquire, std::shared_ptr<load_state> load, unsigned seed)
 {
     auto ex = co_await asio::this_coro::executor;
     std::minstd_rand rng(seed);
     asio::steady_timer hold(ex);
     while (!load->stopping) {
-        auto [ec, conn] = co_await pool.async_acquire(timeout, asio::as_tuple(asio::use_awaitable));
+        auto [ec, conn] = co_await acquire();
         if (ec) {  // a timeout under contention, or the last connect error: try again shortly
             hold.expires_after(1ms);
             co_await hold.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -99,10 +160,12 @@ asio::awaitable<void> client(pool_type& pool, std::chrono::milliseconds timeout,
     --load->clients_running;
 }
 
-bool at_rest(const std::list<named_pool>& pools)
+// Every pool and every key held: nothing lent, connecting, waiting or in maintenance, and
+// min_size met.
+bool at_rest(const service_pools& pools)
 {
-    for (const named_pool& p : pools) {
-        const connpool::pool_stats s = p.pool->stats();
+    for (const pool_report& r : reports(pools)) {
+        const connpool::pool_stats& s = r.stats;
         if (s.in_use || s.pending || s.waiters || s.maintenance || s.size < s.min_size)
             return false;
     }
@@ -125,17 +188,21 @@ void json_string(std::ostream& out, std::string_view s)
     out << '"';
 }
 
-std::string stats_json(const std::list<named_pool>& pools, bool frozen)
+std::string stats_json(const service_pools& pools, bool frozen)
 {
     std::ostringstream out;
     out << "{\"state\":\"" << (frozen ? "frozen" : "loading") << "\",\"pools\":[";
     bool first = true;
-    for (const named_pool& p : pools) {
-        const connpool::pool_stats s = p.pool->stats();
-        const connpool::pool_histograms h = p.pool->histograms();
+    for (const pool_report& r : reports(pools)) {
+        const connpool::pool_stats& s = r.stats;
+        const connpool::pool_histograms& h = r.histograms;
         out << (first ? "" : ",") << "{\"name\":";
         first = false;
-        json_string(out, p.name);
+        json_string(out, r.name);
+        if (!r.key.empty()) {
+            out << ",\"key\":";
+            json_string(out, r.key);
+        }
         out << ",\"size\":" << s.size << ",\"idle\":" << s.idle << ",\"in_use\":" << s.in_use
             << ",\"pending\":" << s.pending << ",\"waiters\":" << s.waiters
             << ",\"min_size\":" << s.min_size << ",\"max_size\":" << s.max_size
@@ -155,12 +222,12 @@ std::string stats_json(const std::list<named_pool>& pools, bool frozen)
 // ------------------------------------------------------------------------ HTTP/1.1
 
 struct server_state {
-    server_state(connpool::prometheus::collector m, const std::list<named_pool>* p)
+    server_state(connpool::prometheus::collector m, const service_pools* p)
         : metrics(std::move(m)), pools(p)
     {
     }
     connpool::prometheus::collector metrics;
-    const std::list<named_pool>* pools;
+    const service_pools* pools;
     bool frozen = false;
 };
 
@@ -251,23 +318,62 @@ std::string label_value(std::string_view s)
     return out;
 }
 
-// --self-check: the exposition served over HTTP carries each pool's stats().
-asio::awaitable<bool> self_check(tcp::endpoint server, const std::list<named_pool>& pools)
+// The number of times `needle` occurs in `text`.
+std::size_t occurrences(std::string_view text, std::string_view needle)
+{
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string_view::npos;
+         at = text.find(needle, at + needle.size()))
+        ++n;
+    return n;
+}
+
+// --self-check: the exposition served over HTTP carries each pool's stats(), and each tenant's
+// stats(key) under its key label (read key by key here, not through for_each_key, which the
+// collector uses); /stats lists every tenant.
+asio::awaitable<bool> self_check(tcp::endpoint server, const service_pools& pools)
 {
     const std::string metrics = co_await http_get(server, "/metrics");
     const std::string stats = co_await http_get(server, "/stats");
     bool ok = stats.find("\"state\":\"frozen\"") != std::string::npos;
-    for (const named_pool& p : pools) {
-        const connpool::pool_stats s = p.pool->stats();
-        const connpool::pool_histograms h = p.pool->histograms();
+    const auto fail = [&](const std::string& what) {
+        std::cerr << "self-check: " << what << '\n';
+        ok = false;
+    };
+    std::vector<pool_report> expected;
+    for (const named_pool& p : pools.plain)
+        expected.push_back({p.name, {}, p.pool->stats(), p.pool->histograms()});
+    const named_keyed_pool& keyed = pools.keyed;
+    for (const tenant& t : keyed.tenants) {
+        expected.push_back(
+            {keyed.name, t.key, keyed.pool->stats(t.key), keyed.pool->histograms(t.key)});
+        std::ostringstream entry;
+        json_string(entry << "{\"name\":", keyed.name);
+        json_string(entry << ",\"key\":", t.key);
+        if (stats.find(entry.str()) == std::string::npos)
+            fail("/stats lacks " + entry.str());
+    }
+    // Every tenant is held (none forgotten: see per_key.idle_timeout in main), and exported once.
+    if (keyed.pool->keys() != keyed.tenants.size())
+        fail("the keyed pool holds " + std::to_string(keyed.pool->keys()) + " keys, not " +
+             std::to_string(keyed.tenants.size()));
+    const std::size_t exported =
+        occurrences(metrics, "\nconnpool_acquired_total{pool=\"" + label_value(keyed.name) + "\",");
+    if (exported != keyed.tenants.size())
+        fail("/metrics has " + std::to_string(exported) + " keys of " + keyed.name + ", not " +
+             std::to_string(keyed.tenants.size()));
+    for (const pool_report& r : expected) {
+        const connpool::pool_stats& s = r.stats;
+        const connpool::pool_histograms& h = r.histograms;
         const auto expect = [&](const std::string& series, std::uint64_t value) {
             const std::string line = series + " " + std::to_string(value) + "\n";
-            if (metrics.find(line) == std::string::npos) {
-                std::cerr << "self-check: /metrics lacks: " << line;
-                ok = false;
-            }
+            if (metrics.find(line) == std::string::npos)
+                fail("/metrics lacks: " + line.substr(0, line.size() - 1));
         };
-        const std::string l = "{pool=\"" + label_value(p.name) + "\"}";
+        std::string l = "{pool=\"" + label_value(r.name) + "\"";
+        if (!r.key.empty())
+            l += ",key=\"" + label_value(r.key) + "\"";
+        l += "}";
         const std::string state_idle = l.substr(0, l.size() - 1) + ",state=\"idle\"}";
         expect("db_client_connection_count" + state_idle, s.idle);
         expect("db_client_connection_max" + l, s.max_size);
@@ -325,21 +431,40 @@ int main(int argc, char** argv)
 
     // Three pools: a busy one with use time measured, a small one whose short deadlines time
     // out, and one whose name needs escaping in the exposition.
-    std::list<named_pool> pools;
+    service_pools pools;
     auto add = [&](std::string name, connpool::pool_options o, int clients,
                    std::chrono::milliseconds timeout) {
-        pools.push_back({std::move(name),
-                         std::make_unique<pool_type>(ex, make_factory(ex, backend), o), clients,
-                         timeout});
+        pools.plain.push_back({std::move(name),
+                               std::make_unique<pool_type>(ex, make_factory(ex, backend), o),
+                               clients, timeout});
     };
     add("orders", {.min_size = 2, .max_size = 4, .measure_use_time = true}, 10, 50ms);
     add("quotes", {.max_size = 2}, 6, 4ms);
     add("reports \"eu\"", {.min_size = 1, .max_size = 1, .measure_use_time = true}, 2, 100ms);
 
-    // The exposition of every pool, read at each GET /metrics.
+    // And a keyed pool, one key per tenant, their load uneven: 5 connections for the three keys
+    // (at most 3 each) make the keys wait for each other, and a key's idle surplus be closed to
+    // serve another. per_key options are every key's: use time is measured for all of them.
+    // A key is forgotten (and drops out of the exposition) after idle_timeout without use: an
+    // hour keeps every key held from its first acquire to the end of the run, so the values
+    // frozen after the load stay put (the 10 min default would do for the prometheus stage,
+    // but not for a --serve-seconds run of more than ten minutes).
+    pools.keyed = {"tenants",
+                   std::make_unique<keyed_pool_type>(
+                       ex, tenant_factory{make_factory(ex, backend)},
+                       connpool::keyed_pool_options{.per_key = {.min_size = 1,
+                                                                .max_size = 3,
+                                                                .idle_timeout = 1h,
+                                                                .measure_use_time = true},
+                                                    .max_total = 5}),
+                   {{"acme", 6}, {"globex", 3}, {"initech", 1}},
+                   50ms};
+
+    // The exposition of every pool and key, read at each GET /metrics.
     connpool::prometheus::collector metrics;
-    for (const named_pool& p : pools)
-        metrics.add(p.name, *p.pool);  // by reference: the pools outlive it
+    for (const named_pool& p : pools.plain)
+        metrics.add(p.name, *p.pool);                        // by reference: the pools outlive it
+    metrics.add_keyed(pools.keyed.name, *pools.keyed.pool);  // one entry per key held
     auto state = std::make_shared<server_state>(std::move(metrics), &pools);
 
     tcp::acceptor acceptor(ctx, {asio::ip::make_address("127.0.0.1"), opt.port});
@@ -350,17 +475,30 @@ int main(int argc, char** argv)
 
     auto load = std::make_shared<load_state>();
     unsigned seed = 1;
-    for (named_pool& p : pools)
+    for (named_pool& p : pools.plain)
         for (int i = 0; i < p.clients; ++i) {
             ++load->clients_running;
-            asio::co_spawn(ctx, client(*p.pool, p.acquire_timeout, load, seed++), asio::detached);
+            auto acquire = [&pool = *p.pool, timeout = p.acquire_timeout] {
+                return pool.async_acquire(timeout, asio::as_tuple(asio::use_awaitable));
+            };
+            asio::co_spawn(ctx, client(acquire, load, seed++), asio::detached);
+        }
+    for (const tenant& t : pools.keyed.tenants)
+        for (int i = 0; i < t.clients; ++i) {
+            ++load->clients_running;
+            auto acquire = [&keyed = *pools.keyed.pool, key = t.key,
+                            timeout = pools.keyed.acquire_timeout] {
+                return keyed.async_acquire(key, timeout, asio::as_tuple(asio::use_awaitable));
+            };
+            asio::co_spawn(ctx, client(acquire, load, seed++), asio::detached);
         }
 
     int exit_code = 0;
     auto shut_down = [&] {
         acceptor.close();
-        for (named_pool& p : pools)
+        for (named_pool& p : pools.plain)
             p.pool->close();
+        pools.keyed.pool->close();
         ctx.stop();  // also ends idle keep-alive sessions
     };
     asio::signal_set signals(ctx, SIGINT, SIGTERM);
@@ -382,13 +520,14 @@ int main(int argc, char** argv)
         }
         state->frozen = true;
         std::cout << "metrics_server: load over, values frozen" << std::endl;
-        for (const named_pool& p : pools) {
-            const auto s = p.pool->stats();
-            const auto h = p.pool->histograms();
+        for (const pool_report& r : reports(pools)) {
+            const connpool::pool_stats& s = r.stats;
+            const connpool::pool_histograms& h = r.histograms;
             std::cout
-                << "  " << p.name << ": acquired " << s.acquired << ", waited " << s.waited
-                << ", timeouts " << s.timeouts << ", created " << s.created << ", connect failures "
-                << s.connect_failures << ", wait p99 "
+                << "  " << r.name << (r.key.empty() ? "" : "[" + r.key + "]") << ": acquired "
+                << s.acquired << ", waited " << s.waited << ", timeouts " << s.timeouts
+                << ", created " << s.created << ", connect failures " << s.connect_failures
+                << ", wait p99 "
                 << std::chrono::duration<double, std::milli>(h.wait_time.quantile(0.99)).count()
                 << " ms, connect p50 "
                 << std::chrono::duration<double, std::milli>(h.create_time.quantile(0.5)).count()

@@ -18,10 +18,11 @@
 #           PgBouncer (scripts/lib/pg.sh; stopped again whatever happens), runs ctest -L integration
 #           and the example, stops the servers
 #   prometheus  the Prometheus exposition against a real Prometheus: builds
-#           examples/metrics_server.cpp in the gcc stage's tree, runs it (three pools under load
-#           for 3 s, then at rest), starts a throwaway Prometheus scraping it every second
-#           (scripts/lib/prometheus.sh; both stopped again whatever happens), and compares what
-#           Prometheus stored with the pools' stats() (one check per line of output)
+#           examples/metrics_server.cpp in the gcc stage's tree, runs it (three pools and a keyed
+#           pool's three keys under load for 3 s, then at rest), starts a throwaway Prometheus
+#           scraping it every second (scripts/lib/prometheus.sh; both stopped again whatever
+#           happens), and compares what Prometheus stored with the pools' and keys' stats() (one
+#           check per line of output)
 #
 # Environment:
 #   BUILD_ROOT   where the build trees go (default: <repo>/build; one subfolder per stage)

@@ -143,9 +143,11 @@ prom_stop() {
 
 # prom_check_example: once the example's values are frozen and Prometheus has scraped them,
 # compares what Prometheus stored with the example's /stats (its pools' stats() and histograms),
-# pool by pool: a gauge, counters, a histogram's +Inf bucket and _count, the use time only where
-# measured, and a quantile computed by Prometheus from the buckets (in seconds). Also lints the
-# exposition with promtool. Prints each check; sets PROM_CHECKS_PASSED and PROM_CHECKS_FAILED.
+# entry by entry (a pool, or one key of a keyed pool: its series are those with its key label):
+# a gauge, counters, a histogram's +Inf bucket and _count, the use time only where measured, and
+# a quantile computed by Prometheus from the buckets (in seconds); then that Prometheus has as
+# many keys of each keyed pool as /stats lists. Also lints the exposition with promtool. Prints
+# each check; sets PROM_CHECKS_PASSED and PROM_CHECKS_FAILED.
 prom_check_example() {
     PROM_CHECKS_PASSED=0
     PROM_CHECKS_FAILED=0
@@ -195,12 +197,19 @@ prom_check_example() {
     }
 
     check "target up" 'up{job="connpool"}' 1
-    local pool name sel
+    local pool name key sel
     while read -r pool; do
         name=$(jq -r .name <<<"$pool")
-        sel="pool=$(jq -c .name <<<"$pool")" # a JSON string is a valid PromQL string here
+        key=$(jq -r '.key // ""' <<<"$pool")
+        # A JSON string is a valid PromQL string here. A plain pool's entry has no key: key=""
+        # selects the series without a key label, so a plain pool's checks see no keyed series.
+        sel="pool=$(jq -c .name <<<"$pool"),key=$(jq -c '.key // ""' <<<"$pool")"
         field() { jq -r ".$1" <<<"$pool"; }
-        echo "pool $name:"
+        if [[ -n $key ]]; then
+            echo "pool $name, key $key:"
+        else
+            echo "pool $name:"
+        fi
         check "idle (gauge)" "db_client_connection_count{$sel,state=\"idle\"}" "$(field idle)"
         check "max (gauge)" "db_client_connection_max{$sel}" "$(field max_size)"
         check "acquired (counter)" "connpool_acquired_total{$sel}" "$(field acquired)"
@@ -225,6 +234,17 @@ prom_check_example() {
         check_true "create time p50 by histogram_quantile in [2 ms, 17 ms]" \
             "($p50 >= bool 0.002) * ($p50 <= bool 0.017)"
     done < <(jq -c '.pools[]' <<<"$stats")
+
+    # Each keyed pool: Prometheus has one series per key, as many keys as /stats lists (a key
+    # exported twice, or one /stats lacks, would not be caught by the checks above).
+    local keyed
+    while read -r keyed; do
+        echo "keyed pool $(jq -r . <<<"$keyed"):"
+        check "keys with series = keys in /stats" \
+            "count(count by (key) (connpool_acquired_total{pool=$keyed}))" \
+            "$(jq -r --argjson n "$keyed" '[.pools[] | select(.name == $n and .key != null)] |
+                length' <<<"$stats")"
+    done < <(jq -c '[.pools[] | select(.key != null) | .name] | unique | .[]' <<<"$stats")
 
     # promtool's lint. db_client_connection_count is OpenTelemetry's name for a gauge, which the
     # lint would rather not see end in _count; that one finding is expected.
