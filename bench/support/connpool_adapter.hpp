@@ -97,6 +97,15 @@ private:
     std::thread runner_;
 };
 
+// What a scenario sets beyond a pool's size: a connection_limit the pool shares, the use-time
+// histogram, leak detection, an observer (each one's cost on the fast path).
+struct connpool_extras {
+    std::shared_ptr<connpool::connection_limit> limit;
+    bool measure_use_time = false;
+    std::chrono::milliseconds leak_threshold{0};
+    std::shared_ptr<connpool::pool_observer<fake_connection>> observer;
+};
+
 // The blocking interface of the harness (blocking_harness.hpp): acquire() with a deadline,
 // release(), an empty lease on failure.
 class connpool_blocking {
@@ -104,14 +113,7 @@ public:
     using lease = bench_pool::handle_type;
     static constexpr const char* name = "connpool";
 
-    // What a scenario sets beyond the size: a connection_limit the pool shares, the use-time
-    // histogram, leak detection, an observer (each one's cost on the fast path).
-    struct extras {
-        std::shared_ptr<connpool::connection_limit> limit;
-        bool measure_use_time = false;
-        std::chrono::milliseconds leak_threshold{0};
-        std::shared_ptr<connpool::pool_observer<fake_connection>> observer;
-    };
+    using extras = connpool_extras;
 
     explicit connpool_blocking(std::size_t connections, extras x = {})
     {
@@ -156,7 +158,7 @@ class connpool_use_time_blocking : public connpool_blocking {
 public:
     static constexpr const char* name = "connpool_use_time";
     explicit connpool_use_time_blocking(std::size_t connections)
-        : connpool_blocking(connections, nullptr, true)
+        : connpool_blocking(connections, {.measure_use_time = true})
     {
     }
 };

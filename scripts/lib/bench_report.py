@@ -350,6 +350,7 @@ def build_markdown(args, meta, context, runs, memory, scenarios, pools):
 
     # ---- histograms
     md.append(histogram_cost(runs))
+    md.append(observer_cost(runs))
 
     # ---- async
     md.append("## Asynchronous acquire on one `io_context` thread\n")
@@ -483,6 +484,34 @@ def histogram_cost(runs):
     md.append(table(["", "ops/s", "ns/op", "with use time: ops/s", "ns/op", "with / without"],
                     rows) + "\n")
     md.append("Blocking ns/op is the round's real time per operation of all threads together.\n")
+    return "\n".join(md)
+
+
+def observer_cost(runs):
+    """The section on what an observer and leak detection cost the fast path: try_acquire +
+    release with a pool_observer (try_acquire/observed) and with leak_threshold set
+    (try_acquire/leak_threshold), against the plain pool in the same run."""
+    md = ["## Cost of an observer and of leak detection\n",
+          "A pool without an observer tests one pointer on its fast paths (and one byte of lease "
+          "marks instead of two options): that cost is inside every connpool figure on this "
+          "page. With an observer (here one that counts acquires and returns and answers "
+          "`before_lend` and `after_return`), a lease reads the clock when it is lent and when "
+          "it comes back, and each event or hook is a virtual call. With `leak_threshold`, a "
+          "lease stores a coarse time stamp and its acquire's call site (three words).\n"]
+    plain = median(runs, "try_acquire/connpool", "ops_per_s")
+    rows = []
+    for name, title in (("try_acquire/observed", "with an observer"),
+                        ("try_acquire/leak_threshold", "with `leak_threshold`")):
+        v = median(runs, name, "ops_per_s")
+        if v is None:
+            continue
+        rows.append((f"`try_acquire` + release, 1 thread, {title}", fmt_rate(plain),
+                     fmt_ns(1e9 / plain) if plain else "–", fmt_rate(v), fmt_ns(1e9 / v),
+                     fmt_ratio(ratio(v, plain))))
+    if not rows:
+        md.append("Not measured in this run.\n")
+        return "\n".join(md)
+    md.append(table(["", "plain ops/s", "ns/op", "ops/s", "ns/op", "vs plain"], rows) + "\n")
     return "\n".join(md)
 
 
