@@ -28,6 +28,7 @@
 //    its pool; one that came before left a trace the sweep sees (a connection, a waiter, a pin,
 //    a recent last use), and one that comes after finds the key gone and creates it anew.
 
+#include <connpool/call_site.hpp>
 #include <connpool/connection_limit.hpp>
 #include <connpool/detail/core/key_retention.hpp>
 #include <connpool/detail/idle/stamp_clock.hpp>
@@ -39,6 +40,7 @@
 #include <connpool/detail/pool_impl.hpp>
 #include <connpool/error.hpp>
 #include <connpool/histogram.hpp>
+#include <connpool/observer.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
 #include <connpool/stats.hpp>
@@ -136,6 +138,7 @@ public:
             if (!add_key(key))
                 break;
         }
+        observe_closed(where);
         auto ex = boost::asio::get_associated_executor(handler, ex_);
         post_unwrapped(ex, boost::asio::append(std::forward<Handler>(handler),
                                                error_code(errc::pool_closed), handle_type{}));
@@ -166,6 +169,7 @@ public:
                 break;
         }
         ec = errc::pool_closed;
+        observe_closed(where);
         return {};
     }
 
@@ -283,6 +287,18 @@ public:
     }
 
 private:
+    // An acquire refused because the keyed pool is closed reaches no key's pool, which would
+    // have reported it: reported here, as a closed pool reports one (no wait, no lock held).
+    void observe_closed(call_site where) const noexcept
+    {
+        if (observer_) [[unlikely]] {
+            try {
+                observer_->on_acquire({error_code(errc::pool_closed), {}, where});
+            } catch (...) {  // an observer's failure is not the pool's: ignored
+            }
+        }
+    }
+
     struct key_entry {
         key_entry(std::shared_ptr<key_pool> p, time_point now)
             : pool(std::move(p)), last_use(times::ticks(now))
