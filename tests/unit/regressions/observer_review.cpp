@@ -101,6 +101,47 @@ using keyed_F = keyed_fixture<>;
 
 }  // namespace
 
+// ------------------------------------------------------------------------ before_lend
+
+// A connection's first lease is not asked about (after_connect vetted it). The slots are reused:
+// a new connection in the slot of a refused one has never been lent either. Asking about it made
+// a before_lend that refuses everything reconnect without end while the acquirer waited.
+TEST_CASE_METHOD(F, "before_lend refuses all: a new connection in a reused slot is lent unasked",
+                 "[observer][review][before_lend]")
+{
+    // A loop must end for the test to fail rather than hang: from the 6th on, connects hang.
+    backend->script_connect(
+        [](const call_info& c) { return c.number <= 5 ? outcome::ok() : outcome::pending(); });
+    auto& p = make({.max_size = 1});
+    {
+        auto first = acquire_now();
+    }  // connection 1 is lent once, and comes back
+    obs->lend = [](fake_connection&) { return false; };
+    auto r = start_acquire(1s);  // 1 is refused; 2 opens in its slot
+    REQUIRE(r->called());
+    CHECK(!r->ec());
+    if (r->value())
+        CHECK(r->value()->id == 2);
+    CHECK(backend->connects_succeeded() == 2);
+    CHECK(obs->asked_before_lend == std::vector<int>{1});
+    CHECK(p.stats().destroyed_vetoed == 1);
+}
+
+TEST_CASE_METHOD(F, "before_lend refuses all: try_acquire after a refusal gets the new one unasked",
+                 "[observer][review][before_lend]")
+{
+    auto& p = make({.min_size = 1, .max_size = 1});
+    p.try_acquire().reset();  // connection 1 lent once
+    obs->lend = [](fake_connection&) { return false; };
+    CHECK(!p.try_acquire());  // 1 refused; min_size opens 2 in the same slot
+    poll();
+    REQUIRE(p.stats().idle == 1);
+    auto h = p.try_acquire();
+    REQUIRE(h);
+    CHECK((*h)->id == 2);
+    CHECK(obs->asked_before_lend == std::vector<int>{1});
+}
+
 // ------------------------------------------------------------------------ acquire events
 
 TEST_CASE_METHOD(F, "every acquire path reports exactly one acquire event with its error",
