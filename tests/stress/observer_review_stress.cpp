@@ -2,11 +2,13 @@
 //
 // The review of the observer (helper-14), the cases that need real threads: no member of a keyed
 // pool's observer is called with the keyed pool's map lock held (another thread can create a key
-// meanwhile). Run under ThreadSanitizer.
+// meanwhile); stats() never sees a lease that has just begun with the start of an older one.
+// Run under ThreadSanitizer.
 
 #include "support/io_runner.hpp"
 #include "support/keyed_fake_factory.hpp"
 #include "support/run_until.hpp"
+#include "support/stress_scale.hpp"
 
 #include <connpool/connpool.hpp>
 #include <connpool/testing/fake_factory.hpp>
@@ -123,5 +125,55 @@ TEST_CASE("a keyed pool calls no observer member with its map lock held",
         FAIL_CHECK("called under the map lock: " << b);
     keyed.reset();
     backend->drop_pending();
+    poll_all(ioc);
+}
+
+// A lease that begins while stats() scans the slots: the scan may see the slot lent, and must
+// then see that lease's start, not the previous lease's (or 0 for a slot never lent: the manual
+// clock starts 1000 h after it), which made a lease just taken look held for long: overdue (a
+// false leak; the housekeeping scan reports one the same way). The manual clock jumps 2 s
+// between rounds, while no lease is out: every lease seen is 0 s old.
+TEST_CASE("stats() never sees a lease just begun with an older start",
+          "[stress][observer][leak][review]")
+{
+    using pool_type = connpool::pool<fake_connection, connect_only_factory, manual_clock>;
+    manual_clock_guard clock_guard;
+    auto backend = std::make_shared<fake_backend>();
+    boost::asio::io_context ioc;
+    constexpr std::size_t n = 32;
+    pool_type p(ioc.get_executor(), connect_only_factory(ioc.get_executor(), backend),
+                {.min_size = n,
+                 .max_size = n,
+                 .idle_timeout = 8760h,  // the clock moves 2 s a round: nothing ages out
+                 .max_lifetime = 8760h,
+                 .leak_threshold = 1s});
+    poll_all(ioc);  // the connects; from here on, try_acquire and returns post nothing
+    REQUIRE(p.stats().idle == n);
+
+    std::atomic<bool> stop{false};
+    std::atomic<long> scans{0}, overdue_seen{0};
+    std::thread reader([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            const auto st = p.stats();
+            if (st.leases_overdue != 0 || st.oldest_lease_held >= 1s)
+                overdue_seen.fetch_add(1, std::memory_order_relaxed);
+            scans.fetch_add(1, std::memory_order_relaxed);
+        }
+    });
+    const long rounds = 20000 * stress_scale();
+    std::vector<pool_type::handle_type> held;
+    held.reserve(n);
+    for (long round = 0; round < rounds && overdue_seen.load() == 0; ++round) {
+        while (auto h = p.try_acquire())
+            held.push_back(std::move(*h));
+        REQUIRE(held.size() == n);
+        held.clear();  // every lease back before the clock moves
+        manual_clock::advance(2s);
+    }
+    stop = true;
+    reader.join();
+    INFO(scans.load() << " scans");
+    CHECK(overdue_seen.load() == 0);
+    p.close();
     poll_all(ioc);
 }

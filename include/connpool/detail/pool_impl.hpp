@@ -778,7 +778,6 @@ private:
     // `now` is only read with leak detection on (try_take passes no time otherwise).
     void lend(slot_type& s, time_point now, call_site where) noexcept
     {
-        s.set(slot_state::lent);
         if (lease_marks_ != 0) [[unlikely]] {
             if (lease_marks_ & lease_mark::precise_time)  // Clock, not the coarse stamp clock
                 s.lent_at.store(times::ticks(Clock::now()), std::memory_order_relaxed);
@@ -786,6 +785,12 @@ private:
                 s.lent_at.store(times::ticks(now), std::memory_order_relaxed);
             if (lease_marks_ & lease_mark::where)
                 s.lent_where.store(where);
+            // Release, after the marks: a scan that loads `lent` with acquire (the leak scan,
+            // stats()) sees this lease's start and site, not the previous lease's (nor 0, for a
+            // slot never lent), which made a lease just taken look held for long: overdue.
+            s.state.store(slot_state::lent, std::memory_order_release);
+        } else {
+            s.set(slot_state::lent);
         }
         // The owner's private count (see slot::lends): a plain load and store.
         s.lends.store(s.lends.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -875,7 +880,8 @@ private:
         const std::uint32_t count = slots_.capacity();
         for (std::uint32_t i = 0; i < count; ++i) {
             const slot_type& s = slots_[i];
-            if (!s.is(slot_state::lent))
+            // Acquire: pairs with lend()'s release; lent_at is this lease's, or a later one's.
+            if (s.state.load(std::memory_order_acquire) != slot_state::lent)
                 continue;
             const std::int64_t since = s.lent_at.load(std::memory_order_relaxed);
             if (now - times::at(since) >= opts_.leak_threshold)
