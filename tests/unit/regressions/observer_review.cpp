@@ -313,3 +313,100 @@ TEST_CASE("stats() names the oldest of several leases, with or without use times
     CHECK(st.leases_overdue == 1);
     CHECK(st.oldest_lease_held == 1100ms);
 }
+
+// ------------------------------------------------------------------------ reentrancy
+
+namespace {
+
+// Calls its pool from every member (observer.hpp: none is called under a lock of the pool).
+// One level deep: what the pool calls back from inside is not called again.
+struct reentrant : connpool::pool_observer<fake_connection> {
+    F::pool_type* pool = nullptr;
+    bool inside = false;
+    int calls = 0;
+
+    template <class Body>
+    void reenter(Body body)
+    {
+        if (!pool || inside)
+            return;
+        inside = true;
+        ++calls;
+        body(*pool);
+        inside = false;
+    }
+    static void use_all(F::pool_type& p)
+    {
+        (void)p.stats();
+        (void)p.histograms();
+        if (auto h = p.try_acquire())
+            h->release();
+    }
+
+    void on_connect_started() override { reenter(use_all); }
+    void on_connect_finished(const connpool::connect_event&) override { reenter(use_all); }
+    void on_acquire(const acquire_event&) override { reenter(use_all); }
+    void on_release(const connpool::release_event&) override { reenter(use_all); }
+    // clear() on a few destructions only: a clear() on each would discard the connections
+    // opened meanwhile as they arrive, each destruction clearing again, without end.
+    int clears_left = 3;
+    void on_destroyed(destroy_cause) override
+    {
+        reenter([this](F::pool_type& p) {
+            use_all(p);
+            if (clears_left > 0) {
+                --clears_left;
+                p.clear();
+            }
+        });
+    }
+    void on_leak_suspected(const leak_event&) override
+    {
+        reenter([](F::pool_type& p) { p.clear(); });
+    }
+    error_code after_connect(fake_connection&) override
+    {
+        reenter(use_all);
+        return {};
+    }
+    bool before_lend(fake_connection&) override
+    {
+        reenter(use_all);
+        return true;
+    }
+    bool after_return(fake_connection&) override
+    {
+        reenter(use_all);
+        return true;
+    }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture<>,
+                 "an observer may call stats, histograms, try_acquire and clear from any member",
+                 "[observer][review][reentrant]")
+{
+    auto obs = std::make_shared<reentrant>();
+    auto& p = make_pool({.min_size = 2, .max_size = 3, .leak_threshold = 1s}, obs);
+    obs->pool = &p;
+    for (int round = 0; round < 3; ++round) {
+        auto a = acquire_now();
+        auto b = p.try_acquire();
+        auto c = start_acquire(1s);
+        advance_in_steps(2s, 250ms);  // leaks reported: the observer clears
+        a.release();
+        if (b)
+            b->invalidate();
+        b.reset();
+        c.reset();
+        poll();
+    }
+    p.clear();
+    poll();
+    CHECK(obs->calls > 10);
+    const auto st = p.stats();
+    CHECK(st.in_use == 0);
+    CHECK(st.waiters == 0);
+    obs->pool = nullptr;
+}
