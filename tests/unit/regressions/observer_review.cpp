@@ -11,6 +11,7 @@
 #include <connpool/observer.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 
 #include <array>
@@ -218,6 +219,45 @@ TEST_CASE_METHOD(keyed_F, "a closed keyed pool reports the acquires it refuses",
                                            make_error_code(errc::pool_closed),
                                            make_error_code(errc::pool_closed)};
     CHECK(obs->acquire_errors == expected);
+}
+
+namespace {
+
+// Records, for each acquire event, whether it was reported on `handlers`' thread.
+struct executor_probe : connpool::pool_observer<fake_connection> {
+    asio::io_context* handlers = nullptr;
+    std::vector<bool> on_handler_executor;
+    void on_acquire(const acquire_event&) override
+    {
+        on_handler_executor.push_back(handlers->get_executor().running_in_this_thread());
+    }
+};
+
+}  // namespace
+
+// observer.hpp: an async_acquire is reported "on the handler's executor, just before the handler
+// runs", also when it completes at once (an idle connection, a closed pool).
+TEST_CASE_METHOD(fixture<>, "async_acquire is reported on the handler's executor, even at once",
+                 "[observer][review][acquire]")
+{
+    auto obs = std::make_shared<executor_probe>();
+    asio::io_context handlers;
+    obs->handlers = &handlers;
+    auto& p = make_pool({.min_size = 1, .max_size = 1}, obs);
+    REQUIRE(p.stats().idle == 1);
+    std::vector<std::size_t> events_when_handled;
+    auto handler = [&](error_code, F::handle) {
+        events_when_handled.push_back(obs->on_handler_executor.size());
+    };
+    p.async_acquire(asio::bind_executor(handlers, handler));  // served at once
+    poll();
+    poll_all(handlers);
+    p.close();
+    p.async_acquire(asio::bind_executor(handlers, handler));  // refused at once
+    poll();
+    poll_all(handlers);
+    CHECK(obs->on_handler_executor == std::vector<bool>{true, true});
+    CHECK(events_when_handled == std::vector<std::size_t>{1, 2});  // each just before its handler
 }
 
 // ------------------------------------------------------------------------ destructions

@@ -49,7 +49,9 @@
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 
 #include <atomic>
@@ -152,8 +154,18 @@ public:
             if (!add_key(key))
                 break;
         }
-        observe_closed(where);
         auto ex = boost::asio::get_associated_executor(handler, ex_);
+        if (observer_) [[unlikely]] {  // reported just before the handler runs, on its executor
+            auto alloc = boost::asio::get_associated_allocator(handler);
+            return post_unwrapped(
+                ex, boost::asio::bind_allocator(
+                        alloc, [self = this->shared_from_this(),
+                                h = std::decay_t<Handler>(std::forward<Handler>(handler)),
+                                where]() mutable {
+                            std::exchange(self, nullptr)->observe_closed(where);
+                            std::move(h)(error_code(errc::pool_closed), handle_type{});
+                        }));
+        }
         post_unwrapped(ex, boost::asio::append(std::forward<Handler>(handler),
                                                error_code(errc::pool_closed), handle_type{}));
     }
