@@ -57,7 +57,9 @@
 #include <connpool/stats.hpp>
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 
@@ -197,22 +199,39 @@ public:
     {
         using decayed = std::decay_t<Handler>;
         auto ex = boost::asio::get_associated_executor(handler, ex_);
-        if (closed_.load(std::memory_order_acquire)) {
-            observe_acquire(errc::pool_closed, nullptr, where);
-            return post_unwrapped(ex, boost::asio::append(std::forward<Handler>(handler),
-                                                          error_code(errc::pool_closed),
-                                                          handle_type{}));
-        }
-        if (slot_type* s = try_take(where)) {
-            observe_acquire(error_code{}, nullptr, where);
-            return post_unwrapped(ex,
-                                  boost::asio::append(std::forward<Handler>(handler), error_code{},
-                                                      lease_factory::make<Connection>(this, s)));
-        }
+        if (closed_.load(std::memory_order_acquire))
+            return complete_at_once(ex, std::forward<Handler>(handler), errc::pool_closed,
+                                    handle_type{}, where);
+        if (slot_type* s = try_take(where))
+            return complete_at_once(ex, std::forward<Handler>(handler), error_code{},
+                                    lease_factory::make<Connection>(this, s), where);
         // A decayed copy: an lvalue handler (a named lambda passed as the token) is copied.
         async_acquire_op<pool_impl, decayed>::start(this->shared_from_this(),
                                                     decayed(std::forward<Handler>(handler)),
                                                     clamp_timeout(timeout), Clock::now(), where);
+    }
+
+    // An async_acquire that completed at once (an idle connection, or a closed pool): its
+    // handler is posted to its executor. With an observer, the acquire is reported there, just
+    // before the handler runs, as one that waited is (observer.hpp), not on the calling thread.
+    template <class Executor, class Handler>
+    void complete_at_once(const Executor& ex, Handler&& handler, error_code ec, handle_type lease,
+                          call_site where)
+    {
+        if (observer_) [[unlikely]] {
+            auto alloc = boost::asio::get_associated_allocator(handler);
+            return post_unwrapped(
+                ex, boost::asio::bind_allocator(
+                        alloc, [self = this->shared_from_this(),
+                                h = std::decay_t<Handler>(std::forward<Handler>(handler)), ec,
+                                lease = std::move(lease), where]() mutable {
+                            // The pool is let go before the handler runs (as async_acquire_op).
+                            std::exchange(self, nullptr)->observe_acquire(ec, nullptr, where);
+                            std::move(h)(ec, std::move(lease));
+                        }));
+        }
+        post_unwrapped(ex,
+                       boost::asio::append(std::forward<Handler>(handler), ec, std::move(lease)));
     }
 
     // ------------------------------------------------------------------------------ returning
@@ -778,7 +797,6 @@ private:
     // `now` is only read with leak detection on (try_take passes no time otherwise).
     void lend(slot_type& s, time_point now, call_site where) noexcept
     {
-        s.set(slot_state::lent);
         if (lease_marks_ != 0) [[unlikely]] {
             if (lease_marks_ & lease_mark::precise_time)  // Clock, not the coarse stamp clock
                 s.lent_at.store(times::ticks(Clock::now()), std::memory_order_relaxed);
@@ -786,6 +804,12 @@ private:
                 s.lent_at.store(times::ticks(now), std::memory_order_relaxed);
             if (lease_marks_ & lease_mark::where)
                 s.lent_where.store(where);
+            // Release, after the marks: a scan that loads `lent` with acquire (the leak scan,
+            // stats()) sees this lease's start and site, not the previous lease's (nor 0, for a
+            // slot never lent), which made a lease just taken look held for long: overdue.
+            s.state.store(slot_state::lent, std::memory_order_release);
+        } else {
+            s.set(slot_state::lent);
         }
         // The owner's private count (see slot::lends): a plain load and store.
         s.lends.store(s.lends.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -875,7 +899,8 @@ private:
         const std::uint32_t count = slots_.capacity();
         for (std::uint32_t i = 0; i < count; ++i) {
             const slot_type& s = slots_[i];
-            if (!s.is(slot_state::lent))
+            // Acquire: pairs with lend()'s release; lent_at is this lease's, or a later one's.
+            if (s.state.load(std::memory_order_acquire) != slot_state::lent)
                 continue;
             const std::int64_t since = s.lent_at.load(std::memory_order_relaxed);
             if (now - times::at(since) >= opts_.leak_threshold)

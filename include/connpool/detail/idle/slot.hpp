@@ -57,7 +57,8 @@ struct slot {
     // last_checked: when it was last known good, returned or pinged (validation, keepalive);
     // lent_at: when its current lease began. Atomic because the housekeeping scan reads them
     // while the owner of the slot writes them; relaxed everywhere (a stale value only delays a
-    // reap or a keepalive by one housekeeping period).
+    // reap or a keepalive by one housekeeping period). lent_at and lent_where are stored before
+    // the state becomes `lent` (release), so that a scan that sees `lent` sees the lease's own.
     std::atomic<std::int64_t> last_used{0};
     std::atomic<std::int64_t> last_checked{0};
     std::atomic<std::int64_t> lent_at{0};

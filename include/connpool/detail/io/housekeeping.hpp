@@ -73,7 +73,8 @@ private:
             count);  // allocates only when the pool has grown: the sweep allocates nothing
         for (std::uint32_t i = 0; i < count; ++i) {
             slot_type& s = p.slots_[i];
-            const slot_state st = s.state.load(std::memory_order_relaxed);
+            // Acquire: pairs with lend()'s release (the lease's lent_at and site before `lent`).
+            const slot_state st = s.state.load(std::memory_order_acquire);
             if (st == slot_state::idle || st == slot_state::cached) {
                 scratch_.push_back(s.index);
             } else if (st == slot_state::lent) {

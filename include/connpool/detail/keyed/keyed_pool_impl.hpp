@@ -21,13 +21,15 @@
 //  * try_acquire and async_acquire hold the shared lock until the pool has taken the acquire
 //    (lent a connection, queued a waiter, or failed it for a reason of its own); a blocking
 //    acquire, which may not hold a lock while it sleeps, pins the key (key_entry::pinned) under
-//    the shared lock instead, and unpins it once its acquire has returned;
+//    the shared lock instead, and unpins it once its acquire has returned; so do the other
+//    two with an observer, whose members may call the keyed pool (see observed_pin);
 //  * the sweep decides removal under the exclusive lock, from the pool's own counts (no
 //    connection, no waiter: pool_impl::holds_nothing), the pins and the last use
 //    (core/key_retention.hpp). Under the exclusive lock no acquirer is between its lookup and
 //    its pool; one that came before left a trace the sweep sees (a connection, a waiter, a pin,
 //    a recent last use), and one that comes after finds the key gone and creates it anew.
 
+#include <connpool/call_site.hpp>
 #include <connpool/connection_limit.hpp>
 #include <connpool/detail/core/key_retention.hpp>
 #include <connpool/detail/idle/stamp_clock.hpp>
@@ -39,6 +41,7 @@
 #include <connpool/detail/pool_impl.hpp>
 #include <connpool/error.hpp>
 #include <connpool/histogram.hpp>
+#include <connpool/observer.hpp>
 #include <connpool/pool_options.hpp>
 #include <connpool/pooled.hpp>
 #include <connpool/stats.hpp>
@@ -46,7 +49,9 @@
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 
 #include <atomic>
@@ -108,13 +113,20 @@ public:
     // ------------------------------------------------------------------------------ acquiring
 
     // The hot path: one shared lock, one lookup, the key's own fast path. Never creates a key.
+    // With an observer, the key is pinned and the lock released first (see observed_pin).
     std::optional<handle_type> try_acquire(const Key& key, call_site where) noexcept
     {
-        std::shared_lock lk(map_lock_);
-        const auto it = map_.find(key);
-        if (it == map_.end())
-            return std::nullopt;
-        return it->second.pool->try_acquire(where);
+        std::optional<pinned_key> pinned;
+        {
+            std::shared_lock lk(map_lock_);
+            const auto it = map_.find(key);
+            if (it == map_.end())
+                return std::nullopt;
+            if (!observer_) [[likely]]
+                return it->second.pool->try_acquire(where);
+            pinned.emplace(it->second);
+        }
+        return pinned->entry.pool->try_acquire(where);
     }
 
     template <class Handler>
@@ -122,6 +134,7 @@ public:
                              call_site where)
     {
         for (;;) {
+            std::optional<pinned_key> pinned;
             {
                 std::shared_lock lk(map_lock_);
                 if (closed_)
@@ -129,14 +142,30 @@ public:
                 if (const auto it = map_.find(key); it != map_.end()) {
                     // Under the shared lock until the pool has the acquire (see the file comment).
                     mark_used(it->second, stamps::now());
-                    return it->second.pool->start_async_acquire(std::forward<Handler>(handler),
-                                                                timeout, where);
+                    if (!observer_) [[likely]]
+                        return it->second.pool->start_async_acquire(std::forward<Handler>(handler),
+                                                                    timeout, where);
+                    pinned.emplace(it->second);  // see observed_pin
                 }
             }
+            if (pinned)
+                return pinned->entry.pool->start_async_acquire(std::forward<Handler>(handler),
+                                                               timeout, where);
             if (!add_key(key))
                 break;
         }
         auto ex = boost::asio::get_associated_executor(handler, ex_);
+        if (observer_) [[unlikely]] {  // reported just before the handler runs, on its executor
+            auto alloc = boost::asio::get_associated_allocator(handler);
+            return post_unwrapped(
+                ex, boost::asio::bind_allocator(
+                        alloc, [self = this->shared_from_this(),
+                                h = std::decay_t<Handler>(std::forward<Handler>(handler)),
+                                where]() mutable {
+                            std::exchange(self, nullptr)->observe_closed(where);
+                            std::move(h)(error_code(errc::pool_closed), handle_type{});
+                        }));
+        }
         post_unwrapped(ex, boost::asio::append(std::forward<Handler>(handler),
                                                error_code(errc::pool_closed), handle_type{}));
     }
@@ -151,10 +180,12 @@ public:
                 if (closed_)
                     break;
                 if (const auto it = map_.find(key); it != map_.end()) {
-                    if (auto h = it->second.pool->try_acquire(where)) {
-                        ec = {};
-                        return std::move(*h);
-                    }
+                    // With an observer, not under the lock: the pool's acquire tries it first.
+                    if (!observer_) [[likely]]
+                        if (auto h = it->second.pool->try_acquire(where)) {
+                            ec = {};
+                            return std::move(*h);
+                        }
                     mark_used(it->second, stamps::now());
                     pinned.emplace(it->second);
                 }
@@ -166,6 +197,7 @@ public:
                 break;
         }
         ec = errc::pool_closed;
+        observe_closed(where);
         return {};
     }
 
@@ -230,35 +262,39 @@ public:
         return map_.size();
     }
 
+    // The pools are cleared (and closed, below) after the lock is released: their observer is
+    // told of each destruction, and may call this keyed pool. A pool forgotten meanwhile held
+    // no connection; clearing or closing it does nothing.
     void clear(const Key& key)
     {
-        std::shared_lock lk(map_lock_);
-        if (const auto it = map_.find(key); it != map_.end())
-            it->second.pool->clear();
+        std::shared_ptr<key_pool> pool;
+        {
+            std::shared_lock lk(map_lock_);
+            if (const auto it = map_.find(key); it != map_.end())
+                pool = it->second.pool;
+        }
+        if (pool)
+            pool->clear();
     }
 
     void clear() noexcept
     {
-        std::shared_lock lk(map_lock_);
-        for (auto& [key, entry] : map_)
-            entry.pool->clear();
+        for (const auto& pool : pools_now())
+            pool->clear();
     }
 
     // ------------------------------------------------------------------------------ lifecycle
 
     // Once closed_ is set (under the exclusive lock) the map never changes again: keys are
-    // neither added nor forgotten, so the pools can be closed under the shared lock.
+    // neither added nor forgotten, so the pools taken after that are every pool there will be.
     void close() noexcept
     {
         {
             std::unique_lock lk(map_lock_);
             closed_ = true;
         }
-        {
-            std::shared_lock lk(map_lock_);
-            for (auto& [key, entry] : map_)
-                entry.pool->close();
-        }
+        for (const auto& pool : pools_now())
+            pool->close();
         boost::asio::post(strand_,
                           [self = this->shared_from_this()] { self->sweep_timer_.cancel(); });
     }
@@ -275,14 +311,45 @@ public:
             work = track_work(boost::asio::get_associated_executor(handler, ex_));
         auto join =
             std::make_shared<close_join>(std::forward<Handler>(handler), std::move(work), ex_);
-        std::shared_lock lk(map_lock_);
-        join->remaining.store(map_.size() + 1, std::memory_order_relaxed);
-        for (auto& [key, entry] : map_)
-            entry.pool->start_async_close([join](error_code) { join->one_done(); });
+        const auto pools = pools_now();
+        join->remaining.store(pools.size() + 1, std::memory_order_relaxed);
+        for (const auto& pool : pools)
+            pool->start_async_close([join](error_code) { join->one_done(); });
         join->one_done();  // the +1: every pool has been asked
     }
 
 private:
+    // Every key's pool now, to be called once the lock is released.
+    std::vector<std::shared_ptr<key_pool>> pools_now() const
+    {
+        std::vector<std::shared_ptr<key_pool>> pools;
+        std::shared_lock lk(map_lock_);
+        pools.reserve(map_.size());
+        for (const auto& [key, entry] : map_)
+            pools.push_back(entry.pool);
+        return pools;
+    }
+
+    // observed_pin. With an observer, an acquire calls into its key's pool with the key pinned
+    // (pinned_key) instead of the map's shared lock held: the pool may call the observer (a hook
+    // before the lease, the acquire event, a destruction), whose members may call this keyed
+    // pool, e.g. create a key, which takes the lock exclusively and would wait for this thread
+    // (observer.hpp: no member is called with a lock of the pool held). A pinned key is not
+    // forgotten, as the lock ensured. Only with an observer: the pin is a read-modify-write of
+    // the key's line, which the lock's readers do not write.
+
+    // An acquire refused because the keyed pool is closed reaches no key's pool, which would
+    // have reported it: reported here, as a closed pool reports one (no wait, no lock held).
+    void observe_closed(call_site where) const noexcept
+    {
+        if (observer_) [[unlikely]] {
+            try {
+                observer_->on_acquire({error_code(errc::pool_closed), {}, where});
+            } catch (...) {  // an observer's failure is not the pool's: ignored
+            }
+        }
+    }
+
     struct key_entry {
         key_entry(std::shared_ptr<key_pool> p, time_point now)
             : pool(std::move(p)), last_use(times::ticks(now))
