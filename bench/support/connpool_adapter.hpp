@@ -100,10 +100,10 @@ private:
 // What a scenario sets beyond a pool's size: a connection_limit the pool shares, the use-time
 // histogram, leak detection, an observer (each one's cost on the fast path).
 struct connpool_extras {
-    std::shared_ptr<connpool::connection_limit> limit;
+    std::shared_ptr<connpool::connection_limit> limit{};
     bool measure_use_time = false;
     std::chrono::milliseconds leak_threshold{0};
-    std::shared_ptr<connpool::pool_observer<fake_connection>> observer;
+    std::shared_ptr<connpool::pool_observer<fake_connection>> observer{};
 };
 
 // The blocking interface of the harness (blocking_harness.hpp): acquire() with a deadline,

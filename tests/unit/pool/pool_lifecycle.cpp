@@ -9,6 +9,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 #include <vector>
 
@@ -222,10 +223,20 @@ TEST_CASE_METHOD(F, "lifetimes are jittered so connections opened together do no
                 retire_times.push_back(s);
     }
     REQUIRE(retire_times.size() == 10);  // every original connection was retired eventually
-    CHECK(*std::min_element(retire_times.begin(), retire_times.end()) >= 80);  // 100 s - 20 %
+    // Each lifetime is drawn in (80 s, 100 s] (100 s - 20 %), and retirements before the full
+    // max_lifetime are spaced max_lifetime / max_size = 10 s apart (core/lifetime.hpp's
+    // retire_limiter); at 100 s whatever is left retires. So the first retirement comes at the
+    // earliest draw, and the ones before 100 s are 10 s apart: two or three instants. (Asking
+    // for three failed once in ~1000 runs: when every draw is above 90 s, probability 2^-10,
+    // only the earliest and the 100 s retirements can happen.)
     const std::set<long> distinct(retire_times.begin(), retire_times.end());
-    CHECK(distinct.size() >= 3);   // not all at once
-    CHECK(backend->live() == 10);  // replaced: min_size
+    CHECK(*distinct.begin() >= 80);
+    CHECK(*distinct.rbegin() <= 101);  // none outlives max_lifetime (+ one step of the test)
+    CHECK(distinct.size() >= 2);       // not all at once
+    for (auto it = distinct.begin(); std::next(it) != distinct.end(); ++it)
+        if (*std::next(it) < 100)
+            CHECK(*std::next(it) - *it >= 10);  // spread: one retirement per 10 s
+    CHECK(backend->live() == 10);               // replaced: min_size
     CHECK(stats().destroyed_lifetime >= 10);
 }
 
