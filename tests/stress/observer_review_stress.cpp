@@ -39,8 +39,10 @@ using keyed_type = connpool::keyed_pool<std::string, fake_connection, keyed_fake
 // makes that thread wait until it returns. A bound against the hang, not a timing assertion: the
 // key is created within microseconds when nothing holds the lock.
 struct lock_probe : connpool::pool_observer<fake_connection> {
-    keyed_type* keyed = nullptr;
-    std::thread::id test_thread;
+    // Set and cleared by the test thread while the io thread may be inside a member: atomic
+    // (relaxed: the io thread only needs to see that it is not the test thread).
+    std::atomic<keyed_type*> keyed{nullptr};
+    std::atomic<std::thread::id> test_thread{};
     std::atomic<int> probes{0};
     std::mutex mtx;
     std::vector<std::string> blocked;  // the members that were called under the lock
@@ -49,13 +51,16 @@ struct lock_probe : connpool::pool_observer<fake_connection> {
 
     void probe(const char* member)
     {
-        if (!keyed || std::this_thread::get_id() != test_thread)
+        if (std::this_thread::get_id() != test_thread.load(std::memory_order_relaxed))
+            return;
+        keyed_type* const pool = keyed.load(std::memory_order_relaxed);
+        if (!pool)
             return;
         const std::string key = "probe-" + std::to_string(++probes);
         auto created = std::make_shared<std::atomic<bool>>(false);
         // Joined at the end of the test, not here: under the lock, the thread waits for us.
-        others.emplace_back([this, key, created] {
-            keyed->async_acquire(key, [](error_code, keyed_type::handle_type) {});
+        others.emplace_back([pool, key, created] {
+            pool->async_acquire(key, [](error_code, keyed_type::handle_type) {});
             created->store(true);
         });
         if (!wait_until([&] { return created->load(); }, 1s)) {
